@@ -78,13 +78,21 @@ def connect(
     persistent: bool = False,
     session_expiry_s: int = DEFAULT_SESSION_EXPIRY_S,
     keepalive: int = 30,
+    receive_maximum: int | None = None,
 ) -> None:
-    """Start connecting asynchronously (paho retries on its own after ``loop_start``)."""
+    """Start connecting asynchronously (paho retries on its own after ``loop_start``).
+
+    ``receive_maximum`` (MQTT 5) caps the unacknowledged QoS 1 messages the broker
+    sends us: with manual acknowledgement, that is the back-pressure window.
+    """
     if url.protocol == 5:
         props = None
-        if persistent:
+        if persistent or receive_maximum:
             props = Properties(PacketTypes.CONNECT)
+        if persistent:
             props.SessionExpiryInterval = session_expiry_s
+        if receive_maximum:
+            props.ReceiveMaximum = receive_maximum
         client.connect_async(
             url.host, url.port, keepalive=keepalive, clean_start=not persistent, properties=props
         )

@@ -1,0 +1,225 @@
+"""The ingest's batching writer: decode, store (or spool), then acknowledge.
+
+A message is acknowledged only after every reading and dead letter it produced
+is durable in the historian or in the on-disk spool. When neither can take a
+batch (historian down and spool full) the writer keeps retrying and does not
+acknowledge: the broker stops sending (receive maximum) and holds the backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twin.codec import Codec, Reading
+from twin.errors import HistorianError
+from twin.historian.base import DeadLetter, Historian
+from twin.ingest.metrics import IngestMetrics
+from twin.ingest.spool import Spool, SpoolFull
+
+__all__ = ["Inbound", "BatchWriter", "WriterSettings"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One received MQTT message, waiting to be stored and acknowledged."""
+
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriterSettings:
+    #: Flush when this many readings (estimated as messages x 1 before decoding) wait.
+    max_batch_messages: int = 2000
+    #: ...or when the oldest waiting message is this old.
+    max_delay_s: float = 0.05
+    #: Bytes of payload held in memory before ``submit`` blocks (bounded memory).
+    max_queued_bytes: int = 64 * 1024 * 1024
+    #: First retry delay after the historian failed; doubles up to ``max_retry_s``.
+    retry_s: float = 0.5
+    max_retry_s: float = 10.0
+
+
+class BatchWriter:
+    """Consumes :class:`Inbound` messages on its own thread."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        historian: Historian,
+        spool: Spool,
+        ack: Callable[[int, int], None],
+        metrics: IngestMetrics,
+        settings: WriterSettings | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ):
+        self.codec = codec
+        self.historian = historian
+        self.spool = spool
+        self.ack = ack
+        self.metrics = metrics
+        self.s = settings or WriterSettings()
+        self.clock_ms = clock_ms
+        self._queue: deque[Inbound] = deque()
+        self._queued_bytes = 0
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._retry_at = 0.0
+        self._retry_delay = self.s.retry_s
+        self.historian_down_since: float | None = None
+        metrics.spool_bytes.set(spool.bytes)
+
+    # ---- called from the MQTT network thread ----------------------------------
+
+    def submit(self, msg: Inbound) -> None:
+        """Queue a message. Blocks only if payload bytes exceed the memory bound."""
+        with self._cond:
+            while self._queued_bytes > self.s.max_queued_bytes and not self._stopping:
+                self._cond.wait(0.5)
+            self._queue.append(msg)
+            self._queued_bytes += len(msg.payload)
+            if len(self._queue) >= self.s.max_batch_messages:
+                self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    # ---- the writer thread ------------------------------------------------------
+
+    def run(self) -> None:
+        """Loop until :meth:`stop`; then store and acknowledge what is queued."""
+        while True:
+            batch = self._take()
+            if batch:
+                self._handle(batch)
+            elif self._stopping:
+                break
+            self._drain_spool()
+        log.info("writer stopped; %d message(s) left unacknowledged", len(self._queue))
+
+    def _take(self) -> list[Inbound]:
+        with self._cond:
+            deadline = None
+            while True:
+                n = len(self._queue)
+                if n >= self.s.max_batch_messages or (n and self._stopping):
+                    break
+                if self._stopping:
+                    return []
+                now = time.monotonic()
+                if n:
+                    if deadline is None:
+                        deadline = now + self.s.max_delay_s
+                    if now >= deadline:
+                        break
+                    self._cond.wait(deadline - now)
+                else:
+                    # idle: wake up now and then to drain the spool
+                    if self.spool and now >= self._retry_at:
+                        return []
+                    self._cond.wait(0.2)
+            take = min(len(self._queue), self.s.max_batch_messages)
+            batch = [self._queue.popleft() for _ in range(take)]
+            self._queued_bytes -= sum(len(m.payload) for m in batch)
+            self._cond.notify_all()
+            return batch
+
+    def _handle(self, batch: list[Inbound]) -> None:
+        now = self.clock_ms()
+        readings: list[Reading] = []
+        letters: list[DeadLetter] = []
+        decode = self.codec.decode
+        rejected = self.metrics.rejected
+        for m in batch:
+            out = decode(m.topic, m.payload, now)
+            readings.extend(out.readings)
+            for rej in out.rejections:
+                rejected.labels(rej.reason.value).inc()
+                detail = rej.detail if rej.index is None else f"reading {rej.index}: {rej.detail}"
+                letters.append(DeadLetter.make(m.received_ms, m.topic, m.payload, rej.reason.value, detail, rej.sensor_id))
+        self.metrics.received.inc(len(batch))
+        if not self._persist(readings, letters):
+            return  # stopping while nothing could take the batch: the broker redelivers
+        for m in batch:
+            self.ack(m.mid, m.qos)
+        if readings:
+            lag = self.metrics.lag_seconds
+            stored_ms = self.clock_ms()
+            # one observation per batch keeps the hot path cheap: the newest reading's lag
+            lag.observe(max(0.0, (stored_ms - max(r.ts_ms for r in readings)) / 1000))
+
+    def _store(self, readings: list[Reading], letters: list[DeadLetter]) -> bool:
+        """Try the historian once; False (and a scheduled retry) if it failed."""
+        t0 = time.perf_counter()
+        try:
+            self.historian.store(readings, letters)
+        except HistorianError as exc:  # unavailable (or worse): keep the data, try later
+            if self.historian_down_since is None:
+                self.historian_down_since = time.monotonic()
+                log.warning("historian write failed, spooling: %s", exc)
+            self.metrics.historian_up.set(0)
+            self._retry_at = time.monotonic() + self._retry_delay
+            self._retry_delay = min(self._retry_delay * 2, self.s.max_retry_s)
+            return False
+        self.metrics.write_seconds.observe(time.perf_counter() - t0)
+        self.metrics.stored.inc(len(readings))
+        if self.historian_down_since is not None:
+            log.info("historian is back after %.1f s", time.monotonic() - self.historian_down_since)
+        self.historian_down_since = None
+        self.metrics.historian_up.set(1)
+        self._retry_delay = self.s.retry_s
+        return True
+
+    def _historian_due(self) -> bool:
+        return self.historian_down_since is None or time.monotonic() >= self._retry_at
+
+    def _persist(self, readings: list[Reading], letters: list[DeadLetter]) -> bool:
+        """Make a batch durable somewhere. False only if stopping before anything took it."""
+        if not readings and not letters:
+            return True
+        if self._historian_due() and self._store(readings, letters):
+            return True
+        try:
+            self.spool.append(readings, letters)
+        except SpoolFull:
+            log.warning("spool full (%d bytes): holding acknowledgements until the historian is back", self.spool.bytes)
+        else:
+            self.metrics.spooled.inc(len(readings))
+            self.metrics.spool_bytes.set(self.spool.bytes)
+            return True
+        while not self._stopping:  # back-pressure: nothing acknowledged until stored
+            time.sleep(max(0.0, self._retry_at - time.monotonic()))
+            if self._store(readings, letters):
+                return True
+        return False
+
+    def _drain_spool(self) -> None:
+        """Write back one spooled segment, oldest first, when the historian is due."""
+        if not self.spool or not self._historian_due():
+            return
+        got = self.spool.oldest()
+        if got is None:
+            return
+        path, records = got
+        for readings, letters in records:
+            if not self._store(readings, letters):
+                return  # retried later; rewrites of stored records are no-ops
+        self.spool.remove(path)
+        self.metrics.spool_bytes.set(self.spool.bytes)
+        log.info("spool segment %s written back (%d batch(es))", path.name, len(records))
