@@ -1,0 +1,100 @@
+"""``twin broker``: a local MQTT broker for laptops and demos.
+
+Runs Mosquitto when it is on PATH (MQTT 5, persistence), otherwise the pure-Python
+amqtt broker (MQTT 3.1.1 only, no persistence, no shared subscriptions) so the demo
+needs nothing but pip. Production uses a real broker (see docker-compose.yml).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from twin.cli_options import log_level_option, setup_logging
+
+__all__ = ["broker", "find_mosquitto", "mosquitto_config", "broker_url_for"]
+
+log = logging.getLogger(__name__)
+
+
+def find_mosquitto() -> str | None:
+    """Path of a Mosquitto binary (PATH, then /usr/sbin where Debian puts it)."""
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
+
+
+def mosquitto_config(host: str, port: int, data_dir: Path) -> str:
+    """A Mosquitto config for a local, persistent, anonymous-on-loopback broker."""
+    return (
+        f"listener {port} {host}\n"
+        "allow_anonymous true\n"
+        "persistence true\n"
+        f"persistence_location {data_dir}/\n"
+        "autosave_interval 5\n"
+        # 0 = no limit: Mosquitto otherwise drops QoS 1 messages past 1000 queued, silently.
+        "max_queued_messages 0\n"
+        "max_inflight_messages 1000\n"
+        "log_dest stderr\n"
+    )
+
+
+def broker_url_for(engine: str, host: str, port: int) -> str:
+    """The URL clients should use for a broker started by :func:`broker`."""
+    suffix = "" if engine == "mosquitto" else "?protocol=3.1.1"
+    return f"mqtt://{host}:{port}{suffix}"
+
+
+def _run_amqtt(host: str, port: int) -> None:
+    from amqtt.broker import Broker
+
+    config = {
+        "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}", "max_connections": 200}},
+        "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
+    }
+
+    async def main() -> None:
+        b = Broker(config)
+        await b.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await b.shutdown()
+
+    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    asyncio.run(main())
+
+
+@click.command("broker")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=1883, show_default=True)
+@click.option("--data-dir", default="twin-data/broker", show_default=True, type=click.Path(file_okay=False))
+@click.option("--engine", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True,
+              help="auto = Mosquitto if installed, else the embedded amqtt broker.")
+@log_level_option
+def broker(host: str, port: int, data_dir: str, engine: str, log_level: str) -> None:
+    """Run a local MQTT broker (for the demo and laptops; not for production)."""
+    setup_logging(log_level)
+    mosquitto = find_mosquitto() if engine in ("auto", "mosquitto") else None
+    if engine == "mosquitto" and mosquitto is None:
+        raise click.ClickException("mosquitto is not installed (apt-get install mosquitto)")
+    if mosquitto:
+        d = Path(data_dir).resolve()
+        d.mkdir(parents=True, exist_ok=True)
+        conf = d / "mosquitto.conf"
+        conf.write_text(mosquitto_config(host, port, d))
+        log.info("mosquitto on %s", broker_url_for("mosquitto", host, port))
+        sys.stdout.flush()
+        os.execv(mosquitto, [mosquitto, "-c", str(conf)])
+    log.info("embedded amqtt broker on %s", broker_url_for("amqtt", host, port))
+    _run_amqtt(host, port)

@@ -1,0 +1,185 @@
+"""``twin demo``: the whole loop on one machine with embedded defaults.
+
+Broker, ingest, sensor fleet and dashboard run as separate processes that talk only
+through MQTT and the historian, as they do in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+import webbrowser
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import click
+
+from twin.broker import broker_url_for, find_mosquitto
+from twin.cli_options import config_option, log_level_option, setup_logging
+from twin.config import load_complex
+from twin.urls import parse_broker_url
+
+__all__ = ["demo"]
+
+log = logging.getLogger(__name__)
+
+#: After the fleet stops, time for messages in flight to reach the ingest before it stops.
+INGEST_GRACE_S = 2.0
+
+
+def _free_port(preferred: int, host: str = "127.0.0.1") -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise click.ClickException("no free TCP port")
+
+
+def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"process exited ({proc.returncode}) before listening on {port}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise click.ClickException(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+@dataclass
+class _Part:
+    name: str
+    proc: subprocess.Popen
+    log_file: IO[bytes] = field(repr=False)
+
+
+class _Parts:
+    """Child processes, started in order and stopped in reverse order."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir = log_dir
+        self.parts: list[_Part] = []
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen:
+        f = (self.log_dir / f"{name}.log").open("ab")
+        proc = subprocess.Popen([sys.executable, "-m", "twin", *args], stdout=f, stderr=subprocess.STDOUT)
+        self.parts.append(_Part(name, proc, f))
+        log.info("started %s (pid %d), log %s", name, proc.pid, self.log_dir / f"{name}.log")
+        return proc
+
+    def dead(self) -> list[_Part]:
+        return [p for p in self.parts if p.proc.poll() is not None]
+
+    def stop(self, name: str, timeout: float = 30) -> int | None:
+        for p in self.parts:
+            if p.name == name and p.proc.poll() is None:
+                p.proc.send_signal(signal.SIGTERM)
+                try:
+                    return p.proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    log.warning("%s did not stop in %.0f s; killing it", name, timeout)
+                    p.proc.kill()
+                    return p.proc.wait(5)
+        return None
+
+    def stop_all(self) -> None:
+        for p in reversed(self.parts):
+            self.stop(p.name)
+            p.log_file.close()
+
+
+@click.command("demo")
+@config_option
+@click.option("--data-dir", default="twin-data", show_default=True, type=click.Path(file_okay=False),
+              help="Where the historian, spool, broker data and logs go.")
+@click.option("--broker", envvar="TWIN_BROKER", default=None, metavar="URL",
+              help="Use this broker instead of starting one [env: TWIN_BROKER].")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True,
+              help="Dashboard port (another free one is used when taken).")
+@click.option("--speed", type=click.FloatRange(min=1.0), default=1.0, show_default=True,
+              help="Sensor fleet speed factor (see `twin sensors --help`).")
+@click.option("--duration", type=click.FloatRange(min=1.0), default=None,
+              help="Run headless for this many seconds, then stop everything and exit 0.")
+@click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+@log_level_option
+def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float,
+         duration: float | None, no_browser: bool, log_level: str) -> None:
+    """Run the whole twin locally: broker, sensor fleet, ingest and dashboard.
+
+    Ctrl-C stops every part cleanly. Logs of each part are in DATA_DIR/logs.
+    """
+    setup_logging(log_level)
+    complex_ = load_complex(config)  # fail fast, before starting anything
+    data = Path(data_dir).resolve()
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    historian = f"sqlite://{data / 'history.db'}"
+    parts = _Parts(data / "logs")
+    stop_requested = False
+
+    def on_signal(*_: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    ok = True
+    try:
+        if broker is None:
+            engine = "mosquitto" if find_mosquitto() else "amqtt"
+            bport = _free_port(1883)
+            proc = parts.start("broker", ["broker", "--port", str(bport), "--engine", engine,
+                                          "--data-dir", str(data / "broker")])
+            _wait_port("127.0.0.1", bport, 20, proc)
+            broker = broker_url_for(engine, "127.0.0.1", bport)
+        url = parse_broker_url(broker)
+        # shared subscriptions need MQTT 5; the embedded amqtt broker speaks 3.1.1
+        group = "twin-ingest" if url.protocol == 5 else ""
+        common = ["--broker", broker, "--config", config]
+        parts.start("ingest", ["ingest", *common, "--historian", historian, "--group", group,
+                               "--spool-dir", str(data / "spool"), "--log-level", log_level])
+        dport = _free_port(port)
+        dash_proc = parts.start("dashboard", ["dashboard", *common, "--historian", historian,
+                                              "--port", str(dport), "--log-level", log_level])
+        parts.start("sensors", ["sensors", *common, "--speed", str(speed), "--log-level", log_level])
+        _wait_port("127.0.0.1", dport, 60, dash_proc)
+        dash_url = f"http://127.0.0.1:{dport}/"
+        click.echo(f"{complex_.summary()}")
+        click.echo(f"dashboard: {dash_url}")
+        click.echo(f"broker:    {broker}")
+        click.echo(f"historian: {historian}")
+        click.echo("press Ctrl-C to stop" if duration is None else f"running for {duration:.0f} s")
+        if not no_browser and duration is None:
+            webbrowser.open(dash_url)
+        deadline = None if duration is None else time.monotonic() + duration
+        while not stop_requested and (deadline is None or time.monotonic() < deadline):
+            dead = parts.dead()
+            if dead:
+                for p in dead:
+                    click.echo(f"error: {p.name} exited with {p.proc.returncode}; see "
+                               f"{parts.log_dir / (p.name + '.log')}", err=True)
+                ok = False
+                break
+            time.sleep(0.2)
+    finally:
+        click.echo("stopping...")
+        # sensors first (they flush), then ingest (it stores what it holds), then the rest
+        for name in ("sensors", "ingest", "dashboard", "broker"):
+            if name == "ingest":
+                time.sleep(INGEST_GRACE_S)
+            code = parts.stop(name)
+            if code not in (None, 0, -signal.SIGTERM):
+                click.echo(f"warning: {name} stopped with exit code {code}", err=True)
+        parts.stop_all()
+    if not ok:
+        sys.exit(1)
+    click.echo("stopped cleanly")
