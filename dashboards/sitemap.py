@@ -1,0 +1,127 @@
+"""The schematic site map: zones, roads, factories and the logistics centre, from the config.
+
+Pure: builds a Plotly figure from the :class:`~dashboards.site.SiteIndex` and the
+freshness of each asset. No map tiles, no network: the layout coordinates of the
+config (metres from the south-west corner) are the axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from html import escape
+
+import plotly.graph_objects as go
+
+from dashboards.freshness import AssetFreshness, Freshness
+from dashboards.site import Asset, AssetKind, SiteIndex
+
+__all__ = [
+    "FRESHNESS_COLOURS",
+    "FACTORY_TRACE",
+    "LOGISTICS_TRACE",
+    "ROADS_TRACE",
+    "SELECTED_TRACE",
+    "site_map_figure",
+]
+
+#: Green / amber / grey; the state is also written out in the hover text and the legend
+#: below the map, so colour is never the only cue.
+FRESHNESS_COLOURS: dict[Freshness, str] = {
+    Freshness.FRESH: "#2e9e44",
+    Freshness.LATE: "#f0a202",
+    Freshness.NO_DATA: "#9e9e9e",
+}
+
+# Trace names: callbacks and tests find traces by name, not by position.
+FACTORY_TRACE = "factories"
+LOGISTICS_TRACE = "logistics centre"
+ROADS_TRACE = "roads"
+SELECTED_TRACE = "selected"
+
+_ZONE_FILLS = ("#e8f1fb", "#eef7ea", "#fbf3e6", "#f3ecf8", "#e9f6f6", "#f8eaea")
+_NO_FRESHNESS = AssetFreshness(Freshness.NO_DATA, 0, 0, 0, None)
+
+
+def site_map_figure(
+    site: SiteIndex,
+    freshness: Mapping[str, AssetFreshness] | None = None,
+    selected: str | None = None,
+) -> go.Figure:
+    """The site map; assets coloured by freshness (grey when unknown), ``selected`` ringed."""
+    c = site.complex
+    freshness = freshness or {}
+    fig = go.Figure()
+
+    shapes, annotations = [], []
+    for i, z in enumerate(c.zones):
+        a = z.area
+        shapes.append(dict(
+            type="rect", x0=a.x, y0=a.y, x1=a.x + a.w, y1=a.y + a.h, layer="below",
+            line=dict(color="#7a8ca3", width=1), fillcolor=_ZONE_FILLS[i % len(_ZONE_FILLS)],
+            name=f"zone {z.id}",
+        ))
+        annotations.append(dict(
+            x=a.x + a.w * 0.02, y=a.y + a.h * 0.97, xanchor="left", yanchor="top",
+            text=f"<b>{escape(z.name or z.id)}</b>", showarrow=False, font=dict(size=11, color="#44546a"),
+            name=f"zone {z.id}",
+        ))
+
+    roads_x: list[float | None] = []
+    roads_y: list[float | None] = []
+    for road in c.logistics.roads if c.logistics is not None else ():
+        roads_x += [p.x for p in road] + [None]
+        roads_y += [p.y for p in road] + [None]
+    fig.add_trace(go.Scatter(
+        x=roads_x, y=roads_y, mode="lines", name=ROADS_TRACE, hoverinfo="skip",
+        line=dict(color="#b9b9b9", width=5), showlegend=False,
+    ))
+
+    assets = list(site.assets.values())
+    for kind, trace_name, symbol, size in (
+        (AssetKind.FACTORY, FACTORY_TRACE, "circle", 18),
+        (AssetKind.LOGISTICS, LOGISTICS_TRACE, "square", 20),
+    ):
+        group = [a for a in assets if a.kind is kind]
+        if not group:
+            continue
+        states = [freshness.get(a.id, _NO_FRESHNESS) for a in group]
+        fig.add_trace(go.Scatter(
+            x=[a.position.x for a in group], y=[a.position.y for a in group],
+            mode="markers+text", name=trace_name, showlegend=False,
+            text=[escape(a.name) for a in group], textposition="top center",
+            textfont=dict(size=11, color="#1f2933"),
+            customdata=[a.id for a in group],
+            hovertext=[_hover(a, f) for a, f in zip(group, states, strict=True)],
+            hoverinfo="text",
+            marker=dict(
+                symbol=symbol, size=size, color=[FRESHNESS_COLOURS[f.state] for f in states],
+                line=dict(color="#1f2933", width=1.5),
+            ),
+        ))
+
+    chosen = site.asset(selected)
+    if chosen is not None:
+        fig.add_trace(go.Scatter(
+            x=[chosen.position.x], y=[chosen.position.y], mode="markers", name=SELECTED_TRACE,
+            hoverinfo="skip", showlegend=False,
+            marker=dict(symbol="circle-open", size=34, color="#1565c0", line=dict(width=3)),
+        ))
+
+    fig.update_layout(
+        shapes=shapes, annotations=annotations, showlegend=False,
+        margin=dict(l=8, r=8, t=8, b=8), plot_bgcolor="#fafafa", paper_bgcolor="#ffffff",
+        clickmode="event", hovermode="closest", dragmode="pan",
+        # Keeps the user's zoom and pan while the figure is refreshed every few seconds.
+        uirevision="sitemap",
+        xaxis=dict(range=[0, c.site.width_m], visible=False, fixedrange=False),
+        yaxis=dict(range=[0, c.site.height_m], visible=False, scaleanchor="x", scaleratio=1),
+    )
+    return fig
+
+
+def _hover(a: Asset, f: AssetFreshness) -> str:
+    kind = "factory" if a.kind is AssetKind.FACTORY else "logistics centre"
+    return (
+        f"<b>{escape(a.name)}</b><br>{kind} {a.id} · zone {a.zone} · {a.owner}"
+        f"<br>data: {f.state.label} ({f.describe()})<br>click to show its sensors"
+    )

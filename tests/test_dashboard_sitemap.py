@@ -1,0 +1,141 @@
+"""The schematic site map figure and the site index behind it: pure, from the configs."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.freshness import AssetFreshness, Freshness
+from dashboards.pickers import sensor_options
+from dashboards.site import GROUP_PREFIX, AssetKind, SiteIndex
+from dashboards.sitemap import (
+    FACTORY_TRACE,
+    FRESHNESS_COLOURS,
+    LOGISTICS_TRACE,
+    ROADS_TRACE,
+    SELECTED_TRACE,
+    site_map_figure,
+)
+from twin.config import load_complex
+
+
+@pytest.fixture(scope="module", params=["tiny", "demo"])
+def site(request: pytest.FixtureRequest) -> SiteIndex:
+    return SiteIndex(load_complex(request.param))
+
+
+def _trace(fig, name):  # type: ignore[no-untyped-def]
+    matches = [t for t in fig.data if t.name == name]
+    assert len(matches) == 1, f"expected one trace named {name!r}, got {len(matches)}"
+    return matches[0]
+
+
+def test_one_marker_per_factory_at_its_position(site: SiteIndex) -> None:
+    fig = site_map_figure(site)
+    factories = _trace(fig, FACTORY_TRACE)
+    c = site.complex
+    assert list(factories.customdata) == list(c.factories)
+    assert len(factories.x) == len(c.factories)
+    for fid, x, y in zip(factories.customdata, factories.x, factories.y, strict=True):
+        assert (x, y) == (c.factories[fid].position.x, c.factories[fid].position.y)
+    assert list(factories.text) == [f.name for f in c.factories.values()]
+
+
+def test_every_zone_is_drawn_as_its_rectangle(site: SiteIndex) -> None:
+    fig = site_map_figure(site)
+    rects = {s.name: s for s in fig.layout.shapes if s.type == "rect"}
+    for z in site.complex.zones:
+        r = rects[f"zone {z.id}"]
+        assert (r.x0, r.y0, r.x1, r.y1) == (z.area.x, z.area.y, z.area.x + z.area.w, z.area.y + z.area.h)
+    labels = " ".join(a.text for a in fig.layout.annotations)
+    assert all(z.name in labels for z in site.complex.zones)
+
+
+def test_logistics_centre_and_roads_are_drawn(site: SiteIndex) -> None:
+    fig = site_map_figure(site)
+    logistics = site.complex.logistics
+    assert logistics is not None
+    hub = _trace(fig, LOGISTICS_TRACE)
+    assert list(hub.customdata) == [logistics.centre.id]
+    roads = _trace(fig, ROADS_TRACE)
+    points = [(x, y) for x, y in zip(roads.x, roads.y, strict=True) if x is not None]
+    assert points == [(p.x, p.y) for road in logistics.roads for p in road]
+    assert list(roads.x).count(None) == len(logistics.roads)  # separate lines, not one zig-zag
+
+
+def test_axes_are_the_site_extent_with_equal_scale(site: SiteIndex) -> None:
+    fig = site_map_figure(site)
+    assert tuple(fig.layout.xaxis.range) == (0, site.complex.site.width_m)
+    assert tuple(fig.layout.yaxis.range) == (0, site.complex.site.height_m)
+    assert fig.layout.yaxis.scaleanchor == "x"
+
+
+def test_factories_are_coloured_by_freshness() -> None:
+    site = SiteIndex(load_complex("tiny"))
+    fresh = {
+        "alpha-f1": AssetFreshness(Freshness.FRESH, 3, 0, 0, 1),
+        "beta-f1": AssetFreshness(Freshness.LATE, 1, 1, 0, 1),
+        "hub": AssetFreshness(Freshness.NO_DATA, 0, 0, 1, None),
+    }
+    fig = site_map_figure(site, fresh)
+    factories = _trace(fig, FACTORY_TRACE)
+    colours = dict(zip(factories.customdata, factories.marker.color, strict=True))
+    assert colours == {
+        "alpha-f1": FRESHNESS_COLOURS[Freshness.FRESH],
+        "beta-f1": FRESHNESS_COLOURS[Freshness.LATE],
+    }
+    assert list(_trace(fig, LOGISTICS_TRACE).marker.color) == [FRESHNESS_COLOURS[Freshness.NO_DATA]]
+    hover = dict(zip(factories.customdata, factories.hovertext, strict=True))
+    assert "data: late (1/2 sensors fresh, 1 late)" in hover["beta-f1"]  # not colour alone
+
+
+def test_unknown_freshness_is_grey() -> None:
+    site = SiteIndex(load_complex("tiny"))
+    factories = _trace(site_map_figure(site), FACTORY_TRACE)
+    assert set(factories.marker.color) == {FRESHNESS_COLOURS[Freshness.NO_DATA]}
+
+
+def test_selected_asset_is_ringed_and_unknown_selection_ignored() -> None:
+    site = SiteIndex(load_complex("tiny"))
+    ring = _trace(site_map_figure(site, selected="beta-f1"), SELECTED_TRACE)
+    assert (ring.x[0], ring.y[0]) == (700, 400)
+    assert all(t.name != SELECTED_TRACE for t in site_map_figure(site, selected="<script>").data)
+
+
+def test_names_are_escaped_in_plotly_text() -> None:
+    c = load_complex("tiny")
+    data = c.model_dump()
+    data["tenants"][0]["factories"][0]["name"] = "<b onclick=x>Evil</b>"
+    evil = SiteIndex(type(c).model_validate(data))
+    factories = _trace(site_map_figure(evil), FACTORY_TRACE)
+    assert "&lt;b onclick=x&gt;Evil&lt;/b&gt;" in factories.text
+    assert all("<b onclick" not in h for h in factories.hovertext)
+
+
+def test_site_index_assets_carry_their_sensors() -> None:
+    site = SiteIndex(load_complex("tiny"))
+    alpha = site.assets["alpha-f1"]
+    assert alpha.kind is AssetKind.FACTORY and alpha.owner == "alpha-elec"
+    assert set(alpha.sensor_ids) == {
+        "alpha-f1-smoke", "alpha-f1-temp", "alpha-smt-power", "alpha-smt-state", "alpha-smt-good",
+        "alpha-aoi-power", "alpha-aoi-vib",
+    }
+    assert site.assets["hub"].kind is AssetKind.LOGISTICS
+    assert site.assets["hub"].sensor_ids == ("hub-occupancy",)
+
+
+def test_picker_groups_every_sensor_once_under_a_disabled_header(site: SiteIndex) -> None:
+    options = sensor_options(site)
+    values = [o["value"] for o in options if not o.get("disabled")]
+    assert sorted(values) == sorted(site.complex.sensors)
+    headers = [o for o in options if o.get("disabled")]
+    assert headers and all(str(o["value"]).startswith(GROUP_PREFIX) for o in headers)
+    assert options[0]["disabled"] is True  # every option sits under a header
+
+
+def test_picker_for_one_factory_lists_only_its_sensors() -> None:
+    site = SiteIndex(load_complex("tiny"))
+    options = sensor_options(site, "beta-f1")
+    values = {o["value"] for o in options if not o.get("disabled")}
+    assert values == {"beta-f1-gas", "beta-reactor-power", "beta-reactor-temp", "beta-reactor-press"}
+    label = next(o["label"] for o in options if o["value"] == "beta-reactor-power")
+    assert label == "beta-reactor · beta-reactor-power · power [kW]"
