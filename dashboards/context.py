@@ -1,0 +1,36 @@
+"""What every page needs, built once per app: the complex, the historian, the clock.
+
+Read-only and shared by all users; per-user state lives in the browser (``dcc.Store``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from dashboards.data import HistorianSource
+from dashboards.site import SiteIndex
+from dashboards.trend import site_zone
+from twin.model import Complex
+from twin.timespec import now_ms
+
+__all__ = ["DashboardContext"]
+
+
+@dataclass(frozen=True)
+class DashboardContext:
+    """Shared, immutable inputs of the pages and their callbacks."""
+
+    complex: Complex
+    historian: HistorianSource
+    #: Live state from the broker arrives with the live-twin issue; kept so pages can grow into it.
+    broker_url: str | None = None
+    #: Epoch milliseconds now; injectable so tests are deterministic.
+    clock: Callable[[], int] = now_ms
+    site: SiteIndex = field(init=False)
+    tz: tzinfo = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "site", SiteIndex(self.complex))
+        object.__setattr__(self, "tz", site_zone(self.complex.site.timezone))

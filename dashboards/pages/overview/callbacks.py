@@ -1,0 +1,228 @@
+"""Callbacks of the overview page.
+
+Each callback is a plain function of the context and its inputs (tested directly);
+:func:`register` wires them to the app. Inputs come from the browser and may be
+forged (callbacks are plain HTTP endpoints): every value is checked against the
+config, and an unknown sensor yields an empty figure with a message, never an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from html import escape
+from typing import Any
+
+import plotly.graph_objects as go
+from dash import Dash, Input, Output, State, ctx as dash_ctx, html
+
+from dashboards.context import DashboardContext
+from dashboards.freshness import Freshness, freshness_by_asset, sensor_freshness
+from dashboards.pages.overview import ids
+from dashboards.pickers import sensor_options
+from dashboards.sitemap import FRESHNESS_COLOURS, site_map_figure
+from dashboards.trend import RANGES, axis_title, empty_figure, trend_figure, window_ms
+from twin.errors import HistorianError
+
+__all__ = ["Selection", "register", "select", "refresh_map", "refresh_trend"]
+
+log = logging.getLogger(__name__)
+
+Selection = dict[str, str | None]  # {"sensor": id | None, "asset": id | None}
+
+#: Longest piece of a client-sent value echoed back in a message.
+_ECHO_CHARS = 40
+
+
+def _echo(value: object) -> str:
+    text = value if isinstance(value, str) else type(value).__name__
+    return escape(text[:_ECHO_CHARS] + ("…" if len(text) > _ECHO_CHARS else ""))
+
+
+def clean_selection(ctx: DashboardContext, stored: object) -> Selection:
+    """The stored selection with anything the config does not know replaced by None."""
+    data = stored if isinstance(stored, dict) else {}
+    sensor = data.get("sensor")
+    asset = data.get("asset")
+    return {
+        "sensor": sensor if ctx.site.sensor(sensor) is not None else None,
+        "asset": asset if ctx.site.asset(asset) is not None else None,
+    }
+
+
+def clicked_asset(ctx: DashboardContext, click_data: object) -> str | None:
+    """The asset id a map click names, or None (roads, hostile or malformed data)."""
+    if not isinstance(click_data, dict):
+        return None
+    points = click_data.get("points")
+    if not isinstance(points, list) or not points or not isinstance(points[0], dict):
+        return None
+    custom = points[0].get("customdata")
+    if isinstance(custom, list) and custom:
+        custom = custom[0]
+    return custom if ctx.site.asset(custom) is not None else None
+
+
+# ---- selection ---------------------------------------------------------------------
+
+
+def select(
+    ctx: DashboardContext, triggered: object, click_data: object, picked: object, stored: object
+) -> tuple[Selection, list[dict[str, object]], str | None]:
+    """New selection, picker options and picker value after a click, a pick or a reset.
+
+    ``triggered`` is the id of the component that fired (None on page load).
+    """
+    sel = clean_selection(ctx, stored)
+    if triggered == ids.SITEMAP:
+        asset_id = clicked_asset(ctx, click_data)
+        if asset_id is not None:
+            sel["asset"] = asset_id
+            own = ctx.site.assets[asset_id].sensor_ids
+            if sel["sensor"] not in own:
+                sel["sensor"] = own[0] if own else None
+    elif triggered == ids.SHOW_ALL:
+        sel["asset"] = None
+    elif triggered == ids.SENSOR:
+        if ctx.site.sensor(picked) is not None:
+            sel["sensor"] = picked  # type: ignore[assignment]
+    if sel["sensor"] is None and sel["asset"] is None:
+        sel["sensor"] = ctx.site.default_sensor()
+    options = sensor_options(ctx.site, sel["asset"])
+    if sel["sensor"] is not None and not any(o["value"] == sel["sensor"] for o in options):
+        sel["asset"] = None  # a sensor outside the focused asset was picked: widen the list
+        options = sensor_options(ctx.site, None)
+    return sel, options, sel["sensor"]
+
+
+def focus_text(ctx: DashboardContext, sel: Selection) -> str:
+    asset = ctx.site.asset(sel.get("asset"))
+    return f"Sensors of {asset.name}" if asset is not None else "All sensors"
+
+
+# ---- site map ----------------------------------------------------------------------
+
+
+def refresh_map(ctx: DashboardContext, stored: object) -> tuple[go.Figure, list[Any]]:
+    """The map coloured by freshness now, and a legend with counts per state."""
+    sel = clean_selection(ctx, stored)
+    assets = ctx.site.assets.values()
+    sensors = ctx.complex.sensors
+    now = ctx.clock()
+    try:
+        latest = ctx.historian.latest(sid for a in assets for sid in a.sensor_ids)
+        problem = None
+    except HistorianError as exc:
+        log.warning("site map: historian unavailable: %s", exc)
+        latest, problem = {}, "historian unavailable"
+    fresh = freshness_by_asset(
+        ((a.id, [sensors[sid].sensor for sid in a.sensor_ids]) for a in assets), latest, now
+    )
+    fig = site_map_figure(ctx.site, fresh, selected=sel["asset"])
+    counts = {state: 0 for state in Freshness}
+    for f in fresh.values():
+        counts[f.state] += 1
+    legend: list[Any] = [
+        html.Span(
+            [html.Span(className="dot", style={"backgroundColor": FRESHNESS_COLOURS[state]}),
+             f"{state.label}: {counts[state]}"],
+            className=f"chip chip-{state.value}",
+        )
+        for state in Freshness
+    ]
+    legend.append(html.Span(
+        problem or f"updated {_clock(ctx, now)}", className="updated" + (" problem" if problem else "")
+    ))
+    return fig, legend
+
+
+# ---- trend ---------------------------------------------------------------------------
+
+
+def refresh_trend(ctx: DashboardContext, stored: object, range_key: object) -> tuple[go.Figure, str]:
+    """The trend of the selected sensor over the range, aggregated by the historian."""
+    data = stored if isinstance(stored, dict) else {}
+    sensor_id = data.get("sensor")
+    if sensor_id is None:
+        return empty_figure("pick a sensor, or click a factory on the map"), ""
+    info = ctx.site.sensor(sensor_id)
+    if info is None:
+        log.debug("trend: unknown sensor id %r", str(sensor_id)[:_ECHO_CHARS])
+        return empty_figure(f"unknown sensor {_echo(sensor_id)}"), ""
+    if not isinstance(range_key, str) or range_key not in RANGES:
+        return empty_figure(f"unknown range {_echo(range_key)}; use one of {', '.join(RANGES)}"), ""
+    sensor = info.sensor
+    label, range_ms = RANGES[range_key]
+    every = window_ms(range_ms)
+    now = ctx.clock()
+    since, until = now - range_ms, now + 1  # include a reading stamped exactly now
+    try:
+        windows = ctx.historian.windows([sensor.id], since, until, every)
+        latest = ctx.historian.latest([sensor.id]).get(sensor.id)
+    except HistorianError as exc:
+        log.warning("trend: historian unavailable: %s", exc)
+        return empty_figure("historian unavailable, retrying", axis_title(sensor)), ""
+    where = info.machine or info.factory or info.device
+    title = f"{sensor.name or sensor.id} · {where}"
+    fig = trend_figure(sensor, windows, since, until, every, ctx.tz, title=title)
+    status = f"{len(windows)} points ({_duration(every)} windows) over {label}"
+    if latest is not None:
+        state = sensor_freshness(sensor, latest, now)
+        status = (
+            f"last {latest.value:.4g} {sensor.unit} at {_clock(ctx, latest.ts_ms)} ({state.label})"
+            f" · {status}"
+        )
+    else:
+        status = f"no reading yet · {status}"
+    return fig, status
+
+
+def _clock(ctx: DashboardContext, ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, ctx.tz).strftime("%H:%M:%S")
+
+
+def _duration(ms: int) -> str:
+    for unit, size in (("h", 3_600_000), ("min", 60_000), ("s", 1000)):
+        if ms >= size and ms % size == 0:
+            return f"{ms // size} {unit}"
+    return f"{ms} ms"
+
+
+# ---- wiring ------------------------------------------------------------------------
+
+
+def register(app: Dash, ctx: DashboardContext) -> None:
+    """Attach the overview callbacks to ``app`` (per app, never to Dash's global list)."""
+
+    @app.callback(
+        Output(ids.SELECTION, "data"),
+        Output(ids.SENSOR, "options"),
+        Output(ids.SENSOR, "value"),
+        Output(ids.FOCUS, "children"),
+        Input(ids.SITEMAP, "clickData"),
+        Input(ids.SHOW_ALL, "n_clicks"),
+        Input(ids.SENSOR, "value"),
+        State(ids.SELECTION, "data"),
+    )
+    def _select(click_data: object, _clicks: object, picked: object, stored: object):  # type: ignore[no-untyped-def]
+        sel, options, value = select(ctx, dash_ctx.triggered_id, click_data, picked, stored)
+        return sel, options, value, focus_text(ctx, sel)
+
+    @app.callback(
+        Output(ids.SITEMAP, "figure"),
+        Output(ids.MAP_LEGEND, "children"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.SELECTION, "data"),
+    )
+    def _map(_tick: object, stored: object):  # type: ignore[no-untyped-def]
+        return refresh_map(ctx, stored)
+
+    @app.callback(
+        Output(ids.TREND, "figure"),
+        Output(ids.TREND_STATUS, "children"),
+        Input(ids.TICK, "n_intervals"),
+        Input(ids.SELECTION, "data"),
+        Input(ids.RANGE, "value"),
+    )
+    def _trend(_tick: object, stored: object, range_key: object):  # type: ignore[no-untyped-def]
+        return refresh_trend(ctx, stored, range_key)

@@ -1,0 +1,15 @@
+"""Component ids of the overview page, shared by its layout, callbacks and tests.
+
+Prefixed with the page name so other pages never collide with them.
+"""
+
+SELECTION = "overview-selection"  # dcc.Store: {"sensor": id | None, "asset": id | None}
+TICK = "overview-tick"
+SITEMAP = "overview-sitemap"
+MAP_LEGEND = "overview-map-legend"
+SENSOR = "overview-sensor"
+SHOW_ALL = "overview-show-all"
+FOCUS = "overview-focus"
+RANGE = "overview-range"
+TREND = "overview-trend"
+TREND_STATUS = "overview-trend-status"

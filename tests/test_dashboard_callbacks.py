@@ -1,0 +1,208 @@
+"""Overview callbacks called directly, against a real SQLite historian filled with readings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dashboards.context import DashboardContext
+from dashboards.data import HistorianSource
+from dashboards.freshness import Freshness
+from dashboards.pages.overview import ids
+from dashboards.pages.overview.callbacks import refresh_map, refresh_trend, select
+from dashboards.sitemap import FACTORY_TRACE, FRESHNESS_COLOURS, LOGISTICS_TRACE
+from dashboards.trend import MAX_POINTS
+from twin.codec import Reading
+from twin.config import load_complex
+from twin.historian import open_historian
+
+NOW = 1_764_208_200_000  # fixed clock: 2025-11-27T01:50:00Z
+TINY = load_complex("tiny")
+
+
+def _ctx(url: str) -> DashboardContext:
+    return DashboardContext(TINY, HistorianSource(url), clock=lambda: NOW)
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """alpha-f1: every sensor fresh, 24 h of 1 Hz power; hub: late; beta-f1: nothing (read-only)."""
+    url = "sqlite://" + str(tmp_path_factory.mktemp("dash") / "history.db")
+    with open_historian(url) as h:
+        day = [Reading("alpha-smt-power", NOW - i * 1000, 5.0 + (i % 7)) for i in range(86_400)]
+        h.store(day)
+        h.store([
+            Reading(sid, NOW - 500, 1.0)
+            for sid in TINY.sensors
+            if TINY.sensors[sid].factory == "alpha-f1" and sid != "alpha-smt-power"
+        ])
+        h.store([Reading("hub-occupancy", NOW - 10 * 60_000, 1.0)])
+    return url
+
+
+def _named(fig, name):  # type: ignore[no-untyped-def]
+    return next(t for t in fig.data if t.name == name)
+
+
+def _message(fig) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(a.text for a in fig.layout.annotations)
+
+
+# ---- map ------------------------------------------------------------------------------
+
+
+def test_map_colours_factories_by_what_the_historian_holds(history: str) -> None:
+    fig, legend = refresh_map(_ctx(history), None)
+    factories = _named(fig, FACTORY_TRACE)
+    colours = dict(zip(factories.customdata, factories.marker.color, strict=True))
+    assert colours == {
+        "alpha-f1": FRESHNESS_COLOURS[Freshness.FRESH],
+        "beta-f1": FRESHNESS_COLOURS[Freshness.NO_DATA],
+    }
+    assert list(_named(fig, LOGISTICS_TRACE).marker.color) == [FRESHNESS_COLOURS[Freshness.LATE]]
+    text = str(legend)
+    assert "fresh: 1" in text and "late: 1" in text and "no data: 1" in text
+
+
+def test_map_turns_amber_when_data_stops(history: str) -> None:
+    later = DashboardContext(TINY, HistorianSource(history), clock=lambda: NOW + 60_000)
+    fig, _ = refresh_map(later, None)
+    factories = _named(fig, FACTORY_TRACE)
+    assert dict(zip(factories.customdata, factories.marker.color, strict=True))["alpha-f1"] == (
+        FRESHNESS_COLOURS[Freshness.LATE]
+    )
+
+
+def test_map_without_historian_is_grey_and_says_why(tmp_path: Path) -> None:
+    ctx = _ctx("sqlite://" + str(tmp_path / "not-yet.db"))
+    fig, legend = refresh_map(ctx, {"asset": "alpha-f1"})
+    assert set(_named(fig, FACTORY_TRACE).marker.color) == {FRESHNESS_COLOURS[Freshness.NO_DATA]}
+    assert "historian unavailable" in str(legend)
+
+
+# ---- trend ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "every_s"), [("15m", 1), ("1h", 2), ("24h", 60)])
+def test_trend_is_aggregated_by_the_historian_under_the_budget(history: str, key: str, every_s: int) -> None:
+    fig, status = refresh_trend(_ctx(history), {"sensor": "alpha-smt-power"}, key)
+    mean = _named(fig, "mean")
+    assert 0 < len(mean.y) <= MAX_POINTS + 1
+    # 86,400 readings over 24 h: windows of 60 s hold 60 readings each
+    counts = [c for _, _, c in mean.customdata]
+    assert max(counts) == every_s
+    assert fig.layout.yaxis.title.text == "power [kW]"
+    assert "last 5 kW" in status and "(fresh)" in status
+
+
+def test_trend_values_are_the_stored_ones(history: str) -> None:
+    fig, _ = refresh_trend(_ctx(history), {"sensor": "alpha-smt-power"}, "15m")
+    mean = _named(fig, "mean")
+    expected = [5.0 + (i % 7) for i in range(899, -1, -1)]  # readings i seconds before NOW
+    assert list(mean.y)[-900:] == expected
+
+
+def test_trend_of_sensor_without_readings_says_no_data(history: str) -> None:
+    fig, status = refresh_trend(_ctx(history), {"sensor": "beta-reactor-temp"}, "1h")
+    assert len(fig.data) == 0
+    assert "no data for beta-reactor-temp" in _message(fig)
+    assert fig.layout.yaxis.title.text == "temperature [degC]"
+    assert status.startswith("no reading yet")
+
+
+@pytest.mark.parametrize(
+    ("stored", "range_key", "message"),
+    [
+        ({"sensor": "no-such-sensor"}, "15m", "unknown sensor no-such-sensor"),
+        ({"sensor": "x" * 10_000}, "15m", "unknown sensor " + "x" * 40 + "…"),
+        ({"sensor": "<img src=x onerror=alert(1)>"}, "15m", "unknown sensor &lt;img"),
+        ({"sensor": ["alpha-smt-power"]}, "15m", "unknown sensor list"),
+        ({"sensor": {"$ne": None}}, "15m", "unknown sensor dict"),
+        ({"sensor": "alpha-smt-power"}, "1y", "unknown range 1y"),
+        ({"sensor": "alpha-smt-power"}, None, "unknown range NoneType"),
+        ("not-a-dict", "15m", "pick a sensor"),
+        (None, "15m", "pick a sensor"),
+    ],
+)
+def test_trend_with_hostile_input_is_an_empty_figure_with_a_message(
+    history: str, stored: object, range_key: object, message: str
+) -> None:
+    fig, status = refresh_trend(_ctx(history), stored, range_key)
+    assert len(fig.data) == 0
+    assert message in _message(fig)
+    assert status == ""
+
+
+def test_trend_when_historian_is_missing_says_so(tmp_path: Path) -> None:
+    fig, _ = refresh_trend(_ctx("sqlite://" + str(tmp_path / "nope.db")), {"sensor": "alpha-smt-power"}, "15m")
+    assert len(fig.data) == 0
+    assert "historian unavailable" in _message(fig)
+
+
+# ---- selection -------------------------------------------------------------------------
+
+
+def _values(options: list[dict[str, object]]) -> set[object]:
+    return {o["value"] for o in options if not o.get("disabled")}
+
+
+def test_first_load_selects_a_default_sensor_and_lists_all(history: str) -> None:
+    sel, options, value = select(_ctx(history), None, None, None, None)
+    assert value == sel["sensor"] and value in TINY.sensors
+    assert sel["asset"] is None
+    assert _values(options) == set(TINY.sensors)
+
+
+def test_first_load_restores_the_stored_selection(history: str) -> None:
+    stored = {"sensor": "beta-reactor-temp", "asset": "beta-f1"}
+    sel, options, value = select(_ctx(history), None, None, None, stored)
+    assert sel == stored and value == "beta-reactor-temp"
+    assert "alpha-smt-power" not in _values(options)
+
+
+def test_clicking_a_factory_selects_its_sensors(history: str) -> None:
+    click = {"points": [{"curveNumber": 1, "pointNumber": 1, "customdata": "beta-f1"}]}
+    sel, options, value = select(_ctx(history), ids.SITEMAP, click, "alpha-smt-power", {"sensor": "alpha-smt-power"})
+    assert sel["asset"] == "beta-f1"
+    assert _values(options) == {"beta-f1-gas", "beta-reactor-power", "beta-reactor-temp", "beta-reactor-press"}
+    assert value in _values(options) and value == sel["sensor"]
+
+
+def test_clicking_the_logistics_centre_selects_its_sensor(history: str) -> None:
+    click = {"points": [{"customdata": ["hub"]}]}
+    sel, _, value = select(_ctx(history), ids.SITEMAP, click, None, None)
+    assert sel == {"sensor": "hub-occupancy", "asset": "hub"} and value == "hub-occupancy"
+
+
+@pytest.mark.parametrize(
+    "click", [None, "x", {"points": "x"}, {"points": []}, {"points": [{"customdata": "nope"}]},
+              {"points": [{"customdata": None}]}, {"points": [7]}],
+)
+def test_hostile_or_empty_clicks_change_nothing(history: str, click: object) -> None:
+    stored = {"sensor": "alpha-smt-power", "asset": None}
+    sel, options, value = select(_ctx(history), ids.SITEMAP, click, None, stored)
+    assert sel == stored and value == "alpha-smt-power"
+    assert _values(options) == set(TINY.sensors)
+
+
+def test_show_all_clears_the_focus_but_keeps_the_sensor(history: str) -> None:
+    sel, options, value = select(
+        _ctx(history), ids.SHOW_ALL, None, None, {"sensor": "beta-reactor-temp", "asset": "beta-f1"}
+    )
+    assert sel == {"sensor": "beta-reactor-temp", "asset": None}
+    assert _values(options) == set(TINY.sensors) and value == "beta-reactor-temp"
+
+
+def test_picking_a_sensor_stores_it_and_forged_picks_are_ignored(history: str) -> None:
+    ctx = _ctx(history)
+    sel, _, value = select(ctx, ids.SENSOR, None, "alpha-aoi-vib", {"sensor": "alpha-smt-power"})
+    assert sel["sensor"] == value == "alpha-aoi-vib"
+    for forged in ("group:alpha-f1", "nope", 42, None, ["alpha-aoi-vib"]):
+        sel, _, value = select(ctx, ids.SENSOR, None, forged, {"sensor": "alpha-aoi-vib"})
+        assert sel["sensor"] == value == "alpha-aoi-vib"
+
+
+def test_forged_store_content_is_cleaned(history: str) -> None:
+    sel, _, value = select(_ctx(history), None, None, None, {"sensor": "../../etc", "asset": {"x": 1}})
+    assert sel["asset"] is None and sel["sensor"] in TINY.sensors and value == sel["sensor"]
