@@ -21,6 +21,7 @@ __all__ = [
     "LOGISTICS_TRACE",
     "ROADS_TRACE",
     "SELECTED_TRACE",
+    "label_positions",
     "site_map_figure",
 ]
 
@@ -60,9 +61,10 @@ def site_map_figure(
             line=dict(color="#7a8ca3", width=1), fillcolor=_ZONE_FILLS[i % len(_ZONE_FILLS)],
             name=f"zone {z.id}",
         ))
+        # Bottom-left: the top of a zone is where factory labels usually sit.
         annotations.append(dict(
-            x=a.x + a.w * 0.02, y=a.y + a.h * 0.97, xanchor="left", yanchor="top",
-            text=f"<b>{escape(z.name or z.id)}</b>", showarrow=False, font=dict(size=11, color="#44546a"),
+            x=a.x + a.w * 0.015, y=a.y + a.h * 0.02, xanchor="left", yanchor="bottom",
+            text=f"<b>{escape(z.name or z.id)}</b>", showarrow=False, font=dict(size=10, color="#5b6b80"),
             name=f"zone {z.id}",
         ))
 
@@ -88,7 +90,7 @@ def site_map_figure(
         fig.add_trace(go.Scatter(
             x=[a.position.x for a in group], y=[a.position.y for a in group],
             mode="markers+text", name=trace_name, showlegend=False,
-            text=[escape(a.name) for a in group], textposition="top center",
+            text=[escape(a.name) for a in group], textposition=label_positions(group, c.site.width_m),
             textfont=dict(size=11, color="#1f2933"),
             customdata=[a.id for a in group],
             hovertext=[_hover(a, f) for a, f in zip(group, states, strict=True)],
@@ -117,6 +119,32 @@ def site_map_figure(
         yaxis=dict(range=[0, c.site.height_m], visible=False, scaleanchor="x", scaleratio=1),
     )
     return fig
+
+
+#: Rough label size for placing labels: characters by width of the site, and rows.
+_LABEL_CHAR_FRACTION = 1 / 110
+_LABEL_ROW_FRACTION = 1 / 14
+
+
+def label_positions(assets: list[Asset], site_width: float) -> list[str]:
+    """``top center`` or ``bottom center`` per asset so neighbours' labels do not overlap.
+
+    Greedy, left to right: a label goes below its marker when the label above would
+    collide with one already placed above a near neighbour.
+    """
+    placed: list[tuple[float, float, float, str]] = []  # (x, y, half width, position)
+    out: dict[str, str] = {}
+    row = site_width * _LABEL_ROW_FRACTION
+    for a in sorted(assets, key=lambda a: (a.position.x, a.position.y)):
+        half = len(a.name) * site_width * _LABEL_CHAR_FRACTION / 2
+        pos = "top center"
+        for x, y, other_half, other_pos in placed:
+            near = abs(a.position.x - x) < half + other_half and abs(a.position.y - y) < row
+            if near and other_pos == pos:
+                pos = "bottom center"
+        placed.append((a.position.x, a.position.y, half, pos))
+        out[a.id] = pos
+    return [out[a.id] for a in assets]
 
 
 def _hover(a: Asset, f: AssetFreshness) -> str:

@@ -139,3 +139,14 @@ def test_picker_for_one_factory_lists_only_its_sensors() -> None:
     assert values == {"beta-f1-gas", "beta-reactor-power", "beta-reactor-temp", "beta-reactor-press"}
     label = next(o["label"] for o in options if o["value"] == "beta-reactor-power")
     assert label == "beta-reactor · beta-reactor-power · power [kW]"
+
+
+def test_neighbouring_labels_are_placed_on_opposite_sides() -> None:
+    site = SiteIndex(load_complex("demo"))
+    fig = site_map_figure(site)
+    factories = _trace(fig, FACTORY_TRACE)
+    pos = dict(zip(factories.customdata, factories.textposition, strict=True))
+    # Hanbit plants 1 and 2 stand 350 m apart on one row: their names would overlap.
+    assert {pos["hanbit-f1"], pos["hanbit-f2"]} == {"top center", "bottom center"}
+    # A factory alone on its row keeps its label on top.
+    assert pos["hyundo-f1"] == "top center"

@@ -28,7 +28,7 @@ def layout(ctx: DashboardContext) -> html.Div:
             html.H2("Site map"),
             dcc.Graph(
                 id=ids.SITEMAP, figure=site_map_figure(ctx.site), config=_GRAPH_CONFIG,
-                className="sitemap",
+                className="sitemap", style={"height": "520px"},
             ),
             html.Div(id=ids.MAP_LEGEND, className="legend"),
         ]),
@@ -52,6 +52,7 @@ def layout(ctx: DashboardContext) -> html.Div:
             ]),
             dcc.Graph(
                 id=ids.TREND, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, className="trend",
+                style={"height": "460px"},
             ),
             html.Div(id=ids.TREND_STATUS, className="status"),
         ]),
