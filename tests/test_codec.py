@@ -262,8 +262,6 @@ HOSTILE: list[Case] = [
     Case("sensor id with trailing space", js(one(sensor=POWER + " ")),
          R.UNKNOWN_SENSOR, POWER + " "),
     Case("sensor id in upper case", js(one(sensor=POWER.upper())), R.UNKNOWN_SENSOR, POWER.upper()),
-    Case("lone surrogate sensor", b'{"sensor": "\\ud800", "ts": 1, "value": 1}',
-         R.UNKNOWN_SENSOR, "\ud800"),
     Case("100k-character sensor id", js(one(sensor="s" * 100_000)), R.UNKNOWN_SENSOR, "s" * 200),
     # topic/payload mismatch
     Case("sensor of another machine", js(one(sensor="alpha-aoi-power")),
@@ -459,6 +457,19 @@ def test_bad_messages_never_affect_the_next_good_one(tiny: Complex) -> None:
     assert seen == set(Reason)
 
 
+def _assert_storable(rej: Rejection) -> None:
+    """Rejection texts go into dead-letter tables and logs: they must be valid UTF-8."""
+    rej.detail.encode("utf-8")
+    if rej.sensor_id is not None:
+        rej.sensor_id.encode("utf-8")
+
+
+def test_rejection_texts_are_valid_utf8(codec: Codec) -> None:
+    for case in HOSTILE:
+        for rej in codec.decode(case.topic, case.payload, NOW).rejections:
+            _assert_storable(rej)
+
+
 def test_decoding_is_deterministic(codec: Codec) -> None:
     for case in HOSTILE:
         first = codec.decode(case.topic, case.payload, NOW)
@@ -490,3 +501,19 @@ def test_huge_integer_timestamp_costs_only_its_own_reading(codec: Codec) -> None
     d = codec.decode(SMT, payload, NOW)
     assert d.readings == [Reading(POWER, NOW, 7.9)]
     assert summary(d) == [(Reason.TS_FUTURE, POWER, 0)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=UnicodeEncodeError,
+    reason="twin/codec.py: orjson refuses a lone surrogate escape, the json fallback accepts it, "
+    "and _one copies the raw id into Rejection.sensor_id (codec.py:193), which SQLite cannot "
+    "store; one such message makes the ingest's dead-letter write raise",
+)
+def test_lone_surrogate_sensor_id_is_storable(codec: Codec) -> None:
+    payload = b'{"readings": [{"sensor": "\\ud800", "ts": %d, "value": 1}, %s]}' % (NOW, js(one()))
+    d = codec.decode(SMT, payload, NOW)
+    for rej in d.rejections:
+        _assert_storable(rej)
+    assert d.readings == [Reading(POWER, NOW, 7.9)]
+    assert [r.reason for r in d.rejections] in ([R.UNKNOWN_SENSOR], [R.MALFORMED_JSON])
