@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -156,12 +157,17 @@ class TelemetryPublisher:
     ) -> bool:
         self.poll()
         if len(self._pending) >= self.max_pending:
-            self._ack_event.clear()
-            self._ack_event.wait(timeout)
-            self.poll()
-            if len(self._pending) >= self.max_pending:
-                self.stats.refused_full += 1
-                return False
+            deadline = time.monotonic() + timeout
+            while True:
+                self._ack_event.clear()
+                self.poll()  # after the clear, so an ack in between is not slept through
+                if len(self._pending) < self.max_pending:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.stats.refused_full += 1
+                    return False
+                self._ack_event.wait(left)
         info = self._client.publish(
             telemetry_topic(owner, device), encode_batch(list(readings)), qos=TELEMETRY_QOS
         )
@@ -191,14 +197,15 @@ class TelemetryPublisher:
         return n
 
     def flush(self, timeout: float) -> bool:
-        waited = 0.0
-        step = 0.05
+        # A deadline, not a sum of waits: acks wake the wait early, many times a second.
+        deadline = time.monotonic() + timeout
         self.poll()
-        while self._pending and waited < timeout:
+        while self._pending and (left := deadline - time.monotonic()) > 0:
             self._ack_event.clear()
-            self._ack_event.wait(step)
-            waited += step
             self.poll()
+            if self._pending:
+                self._ack_event.wait(min(left, 0.1))
+        self.poll()
         if self._pending:
             log.warning(
                 "%s message(s) still unacknowledged after %.0f s; their readings are lost",
