@@ -15,6 +15,7 @@ from dash import Dash, html
 
 from dashboards.context import DashboardContext
 from dashboards.data import HistorianSource
+from dashboards.guard import install_request_guard
 from dashboards.health import register_health
 from dashboards.pages import Page, default_pages
 from dashboards.shell import register_router, shell_layout
@@ -62,4 +63,5 @@ def create_app(
     for page in pages:
         page.register_callbacks(app, ctx)
     register_health(app.server, ctx)
+    install_request_guard(app)
     return app
