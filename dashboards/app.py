@@ -43,7 +43,9 @@ def create_app(
     """
     if not isinstance(complex, Complex):
         raise TypeError(f"complex must be a twin.model.Complex, got {type(complex).__name__}")
-    ctx = DashboardContext(complex, HistorianSource(historian_url), broker_url=broker_url, clock=clock)
+    ctx = DashboardContext(
+        complex, HistorianSource(historian_url), broker_url=broker_url, clock=clock
+    )
     pages = tuple(pages) if pages is not None else default_pages()
     paths = [p.path for p in pages]
     if len(set(paths)) != len(paths):

@@ -27,15 +27,28 @@ log = logging.getLogger(__name__)
     "release; not used yet: the dashboard reads the historian only. [env: TWIN_BROKER]",
 )
 @config_option
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
-@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="TCP port.")
 @click.option(
-    "--threads", type=click.IntRange(1, 256), default=8, show_default=True,
+    "--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all)."
+)
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="TCP port."
+)
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 256),
+    default=8,
+    show_default=True,
     help="Request threads of the waitress server.",
 )
 @log_level_option
 def dashboard(
-    historian: str, broker: str | None, config: str, host: str, port: int, threads: int, log_level: str
+    historian: str,
+    broker: str | None,
+    config: str,
+    host: str,
+    port: int,
+    threads: int,
+    log_level: str,
 ) -> None:
     """Serve the live dashboard: site map coloured by data freshness and sensor trends.
 
@@ -63,7 +76,9 @@ def dashboard(
     try:
         serve(app, host, port, threads=threads)
     except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
 
 
 def _check_historian(url: str) -> None:
@@ -75,5 +90,8 @@ def _check_historian(url: str) -> None:
     except UrlError as exc:
         raise click.BadParameter(str(exc), param_hint="--historian") from None
     except HistorianUnavailable as exc:
-        log.warning("historian %s not readable yet (%s); the dashboard retries on every refresh",
-                    redact(url), exc)
+        log.warning(
+            "historian %s not readable yet (%s); the dashboard retries on every refresh",
+            redact(url),
+            exc,
+        )

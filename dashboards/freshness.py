@@ -84,7 +84,9 @@ class AssetFreshness:
 
 
 def asset_freshness(
-    sensors: Iterable[Sensor], latest: Mapping[str, Reading], now_ms: int,
+    sensors: Iterable[Sensor],
+    latest: Mapping[str, Reading],
+    now_ms: int,
     periods: float = STALE_PERIODS,
 ) -> AssetFreshness:
     """Freshness of an asset from the freshness of each of its sensors."""
@@ -106,7 +108,9 @@ def asset_freshness(
 
 
 def freshness_by_asset(
-    assets: Iterable[tuple[str, Iterable[Sensor]]], latest: Mapping[str, Reading], now_ms: int,
+    assets: Iterable[tuple[str, Iterable[Sensor]]],
+    latest: Mapping[str, Reading],
+    now_ms: int,
     periods: float = STALE_PERIODS,
 ) -> dict[str, AssetFreshness]:
     """``{asset id: freshness}`` for ``(asset id, its sensors)`` pairs."""

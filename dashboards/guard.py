@@ -32,12 +32,18 @@ def _same_ids(sent: object, declared: list[dict[str, Any]], key: str) -> str | N
             if not isinstance(item, list | dict):
                 return f"{key}: pattern-matching item must be a list or object"
             continue
-        if not isinstance(item, dict) or item.get("id") != spec["id"] or item.get("property") != spec["property"]:
+        if (
+            not isinstance(item, dict)
+            or item.get("id") != spec["id"]
+            or item.get("property") != spec["property"]
+        ):
             return f"{key}: expected {spec['id']}.{spec['property']}"
     return None
 
 
-def callback_request_problem(callback_map: Mapping[str, Mapping[str, Any]], body: object) -> str | None:
+def callback_request_problem(
+    callback_map: Mapping[str, Mapping[str, Any]], body: object
+) -> str | None:
     """Why ``body`` is not a well-formed call of one of the app's callbacks, or None."""
     if not isinstance(body, dict):
         return "body must be a JSON object"

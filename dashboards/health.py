@@ -28,8 +28,11 @@ def register_health(server: Flask, ctx: DashboardContext) -> None:
         except HistorianError:
             historian, status = "unavailable", "degraded"
         response = jsonify(
-            status=status, historian=historian, site=ctx.complex.site.id,
-            factories=len(ctx.complex.factories), sensors=len(ctx.complex.sensors),
+            status=status,
+            historian=historian,
+            site=ctx.complex.site.id,
+            factories=len(ctx.complex.factories),
+            sensors=len(ctx.complex.sensors),
         )
         response.headers["Cache-Control"] = "no-store"
         return response

@@ -17,7 +17,9 @@ def sensor_options(site: SiteIndex, asset_id: str | None = None) -> list[dict[st
     for group in site.groups:
         if asset_id is not None and group.asset_id != asset_id:
             continue
-        options.append({"label": f"— {group.title} —", "value": GROUP_PREFIX + group.key, "disabled": True})
+        options.append(
+            {"label": f"— {group.title} —", "value": GROUP_PREFIX + group.key, "disabled": True}
+        )
         options.extend(
             {"label": site.sensor_label(sid), "value": sid, "search": f"{group.title} {sid}"}
             for sid in group.sensor_ids

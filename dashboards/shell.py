@@ -22,20 +22,33 @@ CONTENT = "shell-content"
 
 def shell_layout(app: Dash, ctx: DashboardContext, pages: Sequence[Page]) -> html.Div:
     """Header with the site name and the page links; the page goes into ``CONTENT``."""
-    return html.Div(className="shell", children=[
-        dcc.Location(id=URL, refresh=False),
-        html.Header(className="shell-header", children=[
-            html.Div(className="brand", children=[
-                html.Span(ctx.complex.site.name, className="site-name"),
-                html.Span(" · digital twin", className="product"),
-            ]),
-            html.Nav([
-                dcc.Link(p.title, href=app.get_relative_path(p.path), className="nav-link")
-                for p in pages
-            ]),
-        ]),
-        html.Main(id=CONTENT, className="shell-content"),
-    ])
+    return html.Div(
+        className="shell",
+        children=[
+            dcc.Location(id=URL, refresh=False),
+            html.Header(
+                className="shell-header",
+                children=[
+                    html.Div(
+                        className="brand",
+                        children=[
+                            html.Span(ctx.complex.site.name, className="site-name"),
+                            html.Span(" · digital twin", className="product"),
+                        ],
+                    ),
+                    html.Nav(
+                        [
+                            dcc.Link(
+                                p.title, href=app.get_relative_path(p.path), className="nav-link"
+                            )
+                            for p in pages
+                        ]
+                    ),
+                ],
+            ),
+            html.Main(id=CONTENT, className="shell-content"),
+        ],
+    )
 
 
 def route(app: Dash, ctx: DashboardContext, pages: Sequence[Page], pathname: object) -> object:
@@ -45,10 +58,13 @@ def route(app: Dash, ctx: DashboardContext, pages: Sequence[Page], pathname: obj
     for page in pages:
         if page.path == path:
             return page.layout(ctx)
-    return html.Div(className="card not-found", children=[
-        html.H2("Page not found"),
-        dcc.Link("Back to the overview", href=app.get_relative_path("/")),
-    ])
+    return html.Div(
+        className="card not-found",
+        children=[
+            html.H2("Page not found"),
+            dcc.Link("Back to the overview", href=app.get_relative_path("/")),
+        ],
+    )
 
 
 def register_router(app: Dash, ctx: DashboardContext, pages: Sequence[Page]) -> None:

@@ -64,15 +64,25 @@ class SiteIndex:
         for tenant in c.tenants:
             for f in tenant.factories:
                 out[f.id] = Asset(
-                    f.id, AssetKind.FACTORY, f.name or f.id, f.position, f.zone, tenant.id,
+                    f.id,
+                    AssetKind.FACTORY,
+                    f.name or f.id,
+                    f.position,
+                    f.zone,
+                    tenant.id,
                     tuple(by_factory.get(f.id, ())),
                 )
         if c.logistics is not None:
             centre = c.logistics.centre
             ids = tuple(sid for sid, info in c.sensors.items() if info.device == centre.id)
             out[centre.id] = Asset(
-                centre.id, AssetKind.LOGISTICS, centre.name or centre.id, centre.position,
-                centre.zone, "park", ids,
+                centre.id,
+                AssetKind.LOGISTICS,
+                centre.name or centre.id,
+                centre.position,
+                centre.zone,
+                "park",
+                ids,
             )
         return out
 
@@ -88,7 +98,9 @@ class SiteIndex:
         for z in c.zones:
             ids = tuple(s.id for s in z.hazard_sensors)
             if ids:
-                groups.append(SensorGroup(z.id, f"{z.name or z.id} - zone hazard sensors", None, ids))
+                groups.append(
+                    SensorGroup(z.id, f"{z.name or z.id} - zone hazard sensors", None, ids)
+                )
         if c.logistics is not None:
             for truck in c.logistics.trucks:
                 ids = tuple(s.id for s in truck.sensors)

@@ -56,27 +56,49 @@ def site_map_figure(
     shapes, annotations = [], []
     for i, z in enumerate(c.zones):
         a = z.area
-        shapes.append(dict(
-            type="rect", x0=a.x, y0=a.y, x1=a.x + a.w, y1=a.y + a.h, layer="below",
-            line=dict(color="#7a8ca3", width=1), fillcolor=_ZONE_FILLS[i % len(_ZONE_FILLS)],
-            name=f"zone {z.id}",
-        ))
+        shapes.append(
+            dict(
+                type="rect",
+                x0=a.x,
+                y0=a.y,
+                x1=a.x + a.w,
+                y1=a.y + a.h,
+                layer="below",
+                line=dict(color="#7a8ca3", width=1),
+                fillcolor=_ZONE_FILLS[i % len(_ZONE_FILLS)],
+                name=f"zone {z.id}",
+            )
+        )
         # Bottom-left: the top of a zone is where factory labels usually sit.
-        annotations.append(dict(
-            x=a.x + a.w * 0.015, y=a.y + a.h * 0.02, xanchor="left", yanchor="bottom",
-            text=f"<b>{escape(z.name or z.id)}</b>", showarrow=False, font=dict(size=10, color="#5b6b80"),
-            name=f"zone {z.id}",
-        ))
+        annotations.append(
+            dict(
+                x=a.x + a.w * 0.015,
+                y=a.y + a.h * 0.02,
+                xanchor="left",
+                yanchor="bottom",
+                text=f"<b>{escape(z.name or z.id)}</b>",
+                showarrow=False,
+                font=dict(size=10, color="#5b6b80"),
+                name=f"zone {z.id}",
+            )
+        )
 
     roads_x: list[float | None] = []
     roads_y: list[float | None] = []
     for road in c.logistics.roads if c.logistics is not None else ():
         roads_x += [p.x for p in road] + [None]
         roads_y += [p.y for p in road] + [None]
-    fig.add_trace(go.Scatter(
-        x=roads_x, y=roads_y, mode="lines", name=ROADS_TRACE, hoverinfo="skip",
-        line=dict(color="#b9b9b9", width=5), showlegend=False,
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=roads_x,
+            y=roads_y,
+            mode="lines",
+            name=ROADS_TRACE,
+            hoverinfo="skip",
+            line=dict(color="#b9b9b9", width=5),
+            showlegend=False,
+        )
+    )
 
     assets = list(site.assets.values())
     for kind, trace_name, symbol, size in (
@@ -87,32 +109,52 @@ def site_map_figure(
         if not group:
             continue
         states = [freshness.get(a.id, _NO_FRESHNESS) for a in group]
-        fig.add_trace(go.Scatter(
-            x=[a.position.x for a in group], y=[a.position.y for a in group],
-            mode="markers+text", name=trace_name, showlegend=False,
-            text=[escape(a.name) for a in group], textposition=label_positions(group, c.site.width_m),
-            textfont=dict(size=11, color="#1f2933"),
-            customdata=[a.id for a in group],
-            hovertext=[_hover(a, f) for a, f in zip(group, states, strict=True)],
-            hoverinfo="text",
-            marker=dict(
-                symbol=symbol, size=size, color=[FRESHNESS_COLOURS[f.state] for f in states],
-                line=dict(color="#1f2933", width=1.5),
-            ),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[a.position.x for a in group],
+                y=[a.position.y for a in group],
+                mode="markers+text",
+                name=trace_name,
+                showlegend=False,
+                text=[escape(a.name) for a in group],
+                textposition=label_positions(group, c.site.width_m),
+                textfont=dict(size=11, color="#1f2933"),
+                customdata=[a.id for a in group],
+                hovertext=[_hover(a, f) for a, f in zip(group, states, strict=True)],
+                hoverinfo="text",
+                marker=dict(
+                    symbol=symbol,
+                    size=size,
+                    color=[FRESHNESS_COLOURS[f.state] for f in states],
+                    line=dict(color="#1f2933", width=1.5),
+                ),
+            )
+        )
 
     chosen = site.asset(selected)
     if chosen is not None:
-        fig.add_trace(go.Scatter(
-            x=[chosen.position.x], y=[chosen.position.y], mode="markers", name=SELECTED_TRACE,
-            hoverinfo="skip", showlegend=False,
-            marker=dict(symbol="circle-open", size=34, color="#1565c0", line=dict(width=3)),
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[chosen.position.x],
+                y=[chosen.position.y],
+                mode="markers",
+                name=SELECTED_TRACE,
+                hoverinfo="skip",
+                showlegend=False,
+                marker=dict(symbol="circle-open", size=34, color="#1565c0", line=dict(width=3)),
+            )
+        )
 
     fig.update_layout(
-        shapes=shapes, annotations=annotations, showlegend=False,
-        margin=dict(l=8, r=8, t=8, b=8), plot_bgcolor="#fafafa", paper_bgcolor="#ffffff",
-        clickmode="event", hovermode="closest", dragmode="pan",
+        shapes=shapes,
+        annotations=annotations,
+        showlegend=False,
+        margin=dict(l=8, r=8, t=8, b=8),
+        plot_bgcolor="#fafafa",
+        paper_bgcolor="#ffffff",
+        clickmode="event",
+        hovermode="closest",
+        dragmode="pan",
         # Keeps the user's zoom and pan while the figure is refreshed every few seconds.
         uirevision="sitemap",
         xaxis=dict(range=[0, c.site.width_m], visible=False, fixedrange=False),

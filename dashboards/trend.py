@@ -40,9 +40,24 @@ DEFAULT_RANGE = "15m"
 
 # Window widths a human reads easily; the smallest that keeps a trace under MAX_POINTS wins.
 _NICE_WINDOWS_MS = (
-    1_000, 2_000, 5_000, 10_000, 15_000, 30_000,
-    60_000, 120_000, 300_000, 600_000, 900_000, 1_800_000,
-    3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000,
+    1_000,
+    2_000,
+    5_000,
+    10_000,
+    15_000,
+    30_000,
+    60_000,
+    120_000,
+    300_000,
+    600_000,
+    900_000,
+    1_800_000,
+    3_600_000,
+    7_200_000,
+    10_800_000,
+    21_600_000,
+    43_200_000,
+    86_400_000,
 )
 
 
@@ -67,7 +82,11 @@ def site_zone(name: str) -> tzinfo:
 
 def _local(ms: int, tz: tzinfo) -> str:
     # Plotly shows naive ISO strings as they are: convert to the site's wall clock first.
-    return datetime.fromtimestamp(ms / 1000, tz).replace(tzinfo=None).isoformat(timespec="milliseconds")
+    return (
+        datetime.fromtimestamp(ms / 1000, tz)
+        .replace(tzinfo=None)
+        .isoformat(timespec="milliseconds")
+    )
 
 
 def axis_title(sensor: Sensor) -> str:
@@ -91,33 +110,60 @@ def trend_figure(
     shape = "hv" if sensor.kind == "state" else "linear"
     fig = go.Figure()
     if every_ms > 1_000 or any(w.count > 1 for w in windows):
-        fig.add_trace(go.Scatter(
-            x=xs, y=[w.max for w in windows], name="max", mode="lines", line=dict(width=0, shape=shape),
-            hoverinfo="skip", showlegend=False,
-        ))
-        fig.add_trace(go.Scatter(
-            x=xs, y=[w.min for w in windows], name="min", mode="lines", line=dict(width=0, shape=shape),
-            fill="tonexty", fillcolor="rgba(21, 101, 192, 0.18)", hoverinfo="skip", showlegend=False,
-        ))
-    fig.add_trace(go.Scatter(
-        x=xs, y=[w.mean for w in windows], name="mean", mode="lines",
-        line=dict(color="#1565c0", width=1.8, shape=shape),
-        customdata=[[w.min, w.max, w.count] for w in windows],
-        hovertemplate=(
-            f"%{{x}}<br>mean %{{y:.4g}} {sensor.unit}<br>min %{{customdata[0]:.4g}}"
-            f" · max %{{customdata[1]:.4g}}<br>%{{customdata[2]}} readings<extra></extra>"
-        ),
-        showlegend=False,
-    ))
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[w.max for w in windows],
+                name="max",
+                mode="lines",
+                line=dict(width=0, shape=shape),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=[w.min for w in windows],
+                name="min",
+                mode="lines",
+                line=dict(width=0, shape=shape),
+                fill="tonexty",
+                fillcolor="rgba(21, 101, 192, 0.18)",
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[w.mean for w in windows],
+            name="mean",
+            mode="lines",
+            line=dict(color="#1565c0", width=1.8, shape=shape),
+            customdata=[[w.min, w.max, w.count] for w in windows],
+            hovertemplate=(
+                f"%{{x}}<br>mean %{{y:.4g}} {sensor.unit}<br>min %{{customdata[0]:.4g}}"
+                f" · max %{{customdata[1]:.4g}}<br>%{{customdata[2]}} readings<extra></extra>"
+            ),
+            showlegend=False,
+        )
+    )
     yaxis: dict[str, object] = dict(title=dict(text=axis_title(sensor)), zeroline=False)
     if sensor.kind == "state":
-        yaxis.update(tickvals=[s.code for s in MachineState], ticktext=[s.value for s in MachineState])
+        yaxis.update(
+            tickvals=[s.code for s in MachineState], ticktext=[s.value for s in MachineState]
+        )
     fig.update_layout(
         title=dict(text=title, font=dict(size=14), x=0.01) if title else None,
         margin=dict(l=60, r=16, t=40 if title else 16, b=48),
-        plot_bgcolor="#ffffff", paper_bgcolor="#ffffff", hovermode="x unified",
+        plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        hovermode="x unified",
         xaxis=dict(
-            title=dict(text=f"time ({getattr(tz, 'key', 'UTC')})"), showgrid=True, gridcolor="#eeeeee",
+            title=dict(text=f"time ({getattr(tz, 'key', 'UTC')})"),
+            showgrid=True,
+            gridcolor="#eeeeee",
             range=[_local(since_ms, tz), _local(until_ms, tz)],
         ),
         yaxis=yaxis,
@@ -131,11 +177,21 @@ def empty_figure(message: str, y_title: str = "") -> go.Figure:
     """A figure with no data and a message in the middle (never an error page)."""
     fig = go.Figure()
     fig.update_layout(
-        margin=dict(l=60, r=16, t=16, b=48), plot_bgcolor="#ffffff", paper_bgcolor="#ffffff",
-        xaxis=dict(visible=False), yaxis=dict(visible=bool(y_title), title=dict(text=y_title)),
-        annotations=[dict(
-            text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
-            font=dict(size=14, color="#5f6b7a"),
-        )],
+        margin=dict(l=60, r=16, t=16, b=48),
+        plot_bgcolor="#ffffff",
+        paper_bgcolor="#ffffff",
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=bool(y_title), title=dict(text=y_title)),
+        annotations=[
+            dict(
+                text=message,
+                x=0.5,
+                y=0.5,
+                xref="paper",
+                yref="paper",
+                showarrow=False,
+                font=dict(size=14, color="#5f6b7a"),
+            )
+        ],
     )
     return fig

@@ -38,22 +38,34 @@ def _trace(driver, graph_id: str, name: str):  # type: ignore[no-untyped-def]
         f"const gd = {_graph_js(graph_id)};"
         "if (!gd || !gd.data) return null;"
         f"const t = gd.data.find(t => t.name === {name!r});"
-        "return t ? {customdata: t.customdata, color: t.marker && t.marker.color, y: t.y, text: t.text}"
-        " : null;"
+        "return t ? {customdata: t.customdata, color: t.marker && t.marker.color,"
+        " y: t.y, text: t.text} : null;"
     )
 
 
 def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
+    return WebDriverWait(driver, WAIT_S).until(
+        lambda d: condition(d), message=f"waiting for {what}"
+    )
 
 
-def _fill(url: str, complex_, now: int, trend_sensor: str, fresh_factories: set[str],  # type: ignore[no-untyped-def]
-          late: set[str]) -> None:
+def _fill(
+    url: str,
+    complex_,
+    now: int,
+    trend_sensor: str,
+    fresh_factories: set[str],  # type: ignore[no-untyped-def]
+    late: set[str],
+) -> None:
     with open_historian(url) as h:
-        h.store([
-            Reading(trend_sensor, now - i * 1000, round(6 + 2 * math.sin(i / 60) + (i % 5) * 0.1, 3))
-            for i in range(3600)
-        ])
+        h.store(
+            [
+                Reading(
+                    trend_sensor, now - i * 1000, round(6 + 2 * math.sin(i / 60) + (i % 5) * 0.1, 3)
+                )
+                for i in range(3600)
+            ]
+        )
         rows = []
         for sid, info in complex_.sensors.items():
             owner = info.factory or info.device
@@ -77,18 +89,23 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
     dash_duo.wait_for_element("#overview-sitemap g.textpoint")
     names = {e.text for e in dash_duo.find_elements("#overview-sitemap g.textpoint text")}
     assert {f.name for f in tiny.factories.values()} <= names
-    factory_points = dash_duo.find_elements("#overview-sitemap .scatterlayer .trace .points path.point")
+    factory_points = dash_duo.find_elements(
+        "#overview-sitemap .scatterlayer .trace .points path.point"
+    )
     assert len(factory_points) == len(tiny.factories) + 1  # + the logistics centre
 
     # Freshness from the historian colours the markers.
     green, grey = FRESHNESS_COLOURS[Freshness.FRESH], FRESHNESS_COLOURS[Freshness.NO_DATA]
     factories = _wait(
         driver,
-        lambda d: (t := _trace(d, "overview-sitemap", "factories")) and green in (t["color"] or []) and t,
+        lambda d: (
+            (t := _trace(d, "overview-sitemap", "factories")) and green in (t["color"] or []) and t
+        ),
         "the freshness colours",
     )
     assert dict(zip(factories["customdata"], factories["color"], strict=True)) == {
-        "alpha-f1": green, "beta-f1": grey,
+        "alpha-f1": green,
+        "beta-f1": grey,
     }
     dash_duo.wait_for_contains_text("#overview-map-legend", "fresh: 1")
 
@@ -114,14 +131,23 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
     dash_duo.wait_for_contains_text("#overview-trend-status", "(2 s windows) over 1 h")
 
     # Clicking a factory on the map narrows the picker to its sensors and selects one.
-    beta = next(p for p in dash_duo.find_elements("#overview-sitemap .points path.point")
-                if _is_at(driver, p, "beta-f1"))
+    beta = next(
+        p
+        for p in dash_duo.find_elements("#overview-sitemap .points path.point")
+        if _is_at(driver, p, "beta-f1")
+    )
     ActionChains(driver).move_to_element(beta).click().perform()
     dash_duo.wait_for_text_to_equal("#overview-focus", "Sensors of Beta resin plant")
-    _wait(driver, lambda d: "beta-" in d.find_element("css selector", "#overview-sensor").text,
-          "a beta-f1 sensor in the picker")
-    _wait(driver, lambda d: "no data for beta" in d.find_element("css selector", "#overview-trend").text,
-          "the no-data message of a silent sensor")
+    _wait(
+        driver,
+        lambda d: "beta-" in d.find_element("css selector", "#overview-sensor").text,
+        "a beta-f1 sensor in the picker",
+    )
+    _wait(
+        driver,
+        lambda d: "no data for beta" in d.find_element("css selector", "#overview-trend").text,
+        "the no-data message of a silent sensor",
+    )
 
     assert dash_duo.get_logs() == []
 
@@ -132,19 +158,26 @@ def _pick_sensor(dash_duo, label: str, search: str) -> None:  # type: ignore[no-
     dash_duo.wait_for_element(".dash-dropdown-search").send_keys(search)
     _wait(
         dash_duo.driver,
-        lambda d: any(o.text == label for o in d.find_elements("css selector", ".dash-dropdown-option")),
+        lambda d: any(
+            o.text == label for o in d.find_elements("css selector", ".dash-dropdown-option")
+        ),
         f"the option {label!r}",
     )
     next(o for o in dash_duo.find_elements(".dash-dropdown-option") if o.text == label).click()
     dash_duo.wait_for_contains_text("#overview-sensor", label)
-    if dash_duo.find_elements(".dash-dropdown-search"):  # re-picking the current value keeps it open
+    if dash_duo.find_elements(
+        ".dash-dropdown-search"
+    ):  # re-picking the current value keeps it open
         dash_duo.find_element(".dash-dropdown-search").send_keys(Keys.ESCAPE)
     dash_duo.wait_for_no_elements(".dash-dropdown-options")
 
 
 def _is_at(driver, point, asset_id: str) -> bool:  # type: ignore[no-untyped-def]
     """Whether a rendered marker is the one of ``asset_id`` (Plotly keeps the datum on the node)."""
-    return driver.execute_script("const d = arguments[0].__data__; return d && d.data;", point) == asset_id
+    return (
+        driver.execute_script("const d = arguments[0].__data__; return d && d.data;", point)
+        == asset_id
+    )
 
 
 def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -154,9 +187,18 @@ def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # 
     url = "sqlite://" + str(tmp_path / "history.db")
     factories = list(demo.factories)
     trend_sensor = next(
-        sid for sid, i in demo.sensors.items() if i.sensor.kind == "power" and i.factory == factories[0]
+        sid
+        for sid, i in demo.sensors.items()
+        if i.sensor.kind == "power" and i.factory == factories[0]
     )
-    _fill(url, demo, now, trend_sensor, fresh_factories=set(factories[:11]), late=set(factories[11:14]))
+    _fill(
+        url,
+        demo,
+        now,
+        trend_sensor,
+        fresh_factories=set(factories[:11]),
+        late=set(factories[11:14]),
+    )
     app = create_app(demo, url, clock=lambda: now)
     dash_duo.start_server(app)
     driver = dash_duo.driver
@@ -164,24 +206,35 @@ def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # 
     green = FRESHNESS_COLOURS[Freshness.FRESH]
     shown = _wait(
         driver,
-        lambda d: (t := _trace(d, "overview-sitemap", "factories")) and green in (t["color"] or []) and t,
+        lambda d: (
+            (t := _trace(d, "overview-sitemap", "factories")) and green in (t["color"] or []) and t
+        ),
         "the demo map with freshness colours",
     )
     assert sorted(shown["customdata"]) == sorted(factories)
     assert shown["color"].count(green) == 11
     assert shown["color"].count(FRESHNESS_COLOURS[Freshness.LATE]) == 3
     # Click the first factory: its sensors fill the picker, the trend shows its power.
-    first = next(p for p in dash_duo.find_elements("#overview-sitemap .points path.point")
-                 if _is_at(driver, p, factories[0]))
+    first = next(
+        p
+        for p in dash_duo.find_elements("#overview-sitemap .points path.point")
+        if _is_at(driver, p, factories[0])
+    )
     ActionChains(driver).move_to_element(first).click().perform()
-    dash_duo.wait_for_text_to_equal("#overview-focus", f"Sensors of {demo.factories[factories[0]].name}")
-    dash_duo.wait_for_contains_text("#overview-sensor", SiteIndex(demo).sensor_label(trend_sensor)[:30])
+    dash_duo.wait_for_text_to_equal(
+        "#overview-focus", f"Sensors of {demo.factories[factories[0]].name}"
+    )
+    dash_duo.wait_for_contains_text(
+        "#overview-sensor", SiteIndex(demo).sensor_label(trend_sensor)[:30]
+    )
     dash_duo.find_element("#overview-range input[value='1h']").click()
-    _wait(driver, lambda d: (t := _trace(d, "overview-trend", "mean")) and len(t["y"]) > 1000,
-          "the 1 h demo trend")
+    _wait(
+        driver,
+        lambda d: (t := _trace(d, "overview-trend", "mean")) and len(t["y"]) > 1000,
+        "the 1 h demo trend",
+    )
     dash_duo.wait_for_contains_text("#overview-trend-status", "over 1 h")
     assert dash_duo.get_logs() == []
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
-

@@ -16,8 +16,11 @@ from dashboards.trend import MAX_POINTS
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
+from twin.timespec import now_ms
 
-NOW = 1_764_208_200_000  # fixed clock: 2025-11-27T01:50:00Z
+# Frozen for the whole module (the app gets this clock), near real time so that the
+# historian's retention keeps the readings.
+NOW = now_ms()
 TINY = load_complex("tiny")
 
 
@@ -32,11 +35,13 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> str:
     with open_historian(url) as h:
         day = [Reading("alpha-smt-power", NOW - i * 1000, 5.0 + (i % 7)) for i in range(86_400)]
         h.store(day)
-        h.store([
-            Reading(sid, NOW - 500, 1.0)
-            for sid in TINY.sensors
-            if TINY.sensors[sid].factory == "alpha-f1" and sid != "alpha-smt-power"
-        ])
+        h.store(
+            [
+                Reading(sid, NOW - 500, 1.0)
+                for sid in TINY.sensors
+                if TINY.sensors[sid].factory == "alpha-f1" and sid != "alpha-smt-power"
+            ]
+        )
         h.store([Reading("hub-occupancy", NOW - 10 * 60_000, 1.0)])
     return url
 
@@ -69,8 +74,9 @@ def test_map_turns_amber_when_data_stops(history: str) -> None:
     later = DashboardContext(TINY, HistorianSource(history), clock=lambda: NOW + 60_000)
     fig, _ = refresh_map(later, None)
     factories = _named(fig, FACTORY_TRACE)
-    assert dict(zip(factories.customdata, factories.marker.color, strict=True))["alpha-f1"] == (
-        FRESHNESS_COLOURS[Freshness.LATE]
+    assert (
+        dict(zip(factories.customdata, factories.marker.color, strict=True))["alpha-f1"]
+        == (FRESHNESS_COLOURS[Freshness.LATE])
     )
 
 
@@ -85,7 +91,9 @@ def test_map_without_historian_is_grey_and_says_why(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key", "every_s"), [("15m", 1), ("1h", 2), ("24h", 60)])
-def test_trend_is_aggregated_by_the_historian_under_the_budget(history: str, key: str, every_s: int) -> None:
+def test_trend_is_aggregated_by_the_historian_under_the_budget(
+    history: str, key: str, every_s: int
+) -> None:
     fig, status = refresh_trend(_ctx(history), {"sensor": "alpha-smt-power"}, key)
     mean = _named(fig, "mean")
     assert 0 < len(mean.y) <= MAX_POINTS + 1
@@ -135,7 +143,9 @@ def test_trend_with_hostile_input_is_an_empty_figure_with_a_message(
 
 
 def test_trend_when_historian_is_missing_says_so(tmp_path: Path) -> None:
-    fig, _ = refresh_trend(_ctx("sqlite://" + str(tmp_path / "nope.db")), {"sensor": "alpha-smt-power"}, "15m")
+    fig, _ = refresh_trend(
+        _ctx("sqlite://" + str(tmp_path / "nope.db")), {"sensor": "alpha-smt-power"}, "15m"
+    )
     assert len(fig.data) == 0
     assert "historian unavailable" in _message(fig)
 
@@ -163,9 +173,16 @@ def test_first_load_restores_the_stored_selection(history: str) -> None:
 
 def test_clicking_a_factory_selects_its_sensors(history: str) -> None:
     click = {"points": [{"curveNumber": 1, "pointNumber": 1, "customdata": "beta-f1"}]}
-    sel, options, value = select(_ctx(history), ids.SITEMAP, click, "alpha-smt-power", {"sensor": "alpha-smt-power"})
+    sel, options, value = select(
+        _ctx(history), ids.SITEMAP, click, "alpha-smt-power", {"sensor": "alpha-smt-power"}
+    )
     assert sel["asset"] == "beta-f1"
-    assert _values(options) == {"beta-f1-gas", "beta-reactor-power", "beta-reactor-temp", "beta-reactor-press"}
+    assert _values(options) == {
+        "beta-f1-gas",
+        "beta-reactor-power",
+        "beta-reactor-temp",
+        "beta-reactor-press",
+    }
     assert value in _values(options) and value == sel["sensor"]
 
 
@@ -176,8 +193,16 @@ def test_clicking_the_logistics_centre_selects_its_sensor(history: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "click", [None, "x", {"points": "x"}, {"points": []}, {"points": [{"customdata": "nope"}]},
-              {"points": [{"customdata": None}]}, {"points": [7]}],
+    "click",
+    [
+        None,
+        "x",
+        {"points": "x"},
+        {"points": []},
+        {"points": [{"customdata": "nope"}]},
+        {"points": [{"customdata": None}]},
+        {"points": [7]},
+    ],
 )
 def test_hostile_or_empty_clicks_change_nothing(history: str, click: object) -> None:
     stored = {"sensor": "alpha-smt-power", "asset": None}
@@ -204,5 +229,7 @@ def test_picking_a_sensor_stores_it_and_forged_picks_are_ignored(history: str) -
 
 
 def test_forged_store_content_is_cleaned(history: str) -> None:
-    sel, _, value = select(_ctx(history), None, None, None, {"sensor": "../../etc", "asset": {"x": 1}})
+    sel, _, value = select(
+        _ctx(history), None, None, None, {"sensor": "../../etc", "asset": {"x": 1}}
+    )
     assert sel["asset"] is None and sel["sensor"] in TINY.sensors and value == sel["sensor"]

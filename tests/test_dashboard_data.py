@@ -11,6 +11,9 @@ from dashboards.data import HistorianSource
 from twin.codec import Reading
 from twin.errors import HistorianUnavailable
 from twin.historian import open_historian
+from twin.timespec import now_ms
+
+T0 = (now_ms() - 60_000) // 20_000 * 20_000  # recent (retention drops old data), window-aligned
 
 
 def _url(path: Path) -> str:
@@ -38,9 +41,9 @@ def test_source_recovers_when_ingest_creates_the_store_later(tmp_path: Path) -> 
     with pytest.raises(HistorianUnavailable):
         src.latest(["a"])
     with open_historian(url) as h:
-        h.store([Reading("a", 1000, 1.5), Reading("a", 2000, 2.5)])
-    assert src.latest(["a"]) == {"a": Reading("a", 2000, 2.5)}
-    windows = src.windows(["a"], 0, 10_000, 10_000)
+        h.store([Reading("a", T0, 1.5), Reading("a", T0 + 1000, 2.5)])
+    assert src.latest(["a"]) == {"a": Reading("a", T0 + 1000, 2.5)}
+    windows = src.windows(["a"], T0, T0 + 20_000, 20_000)
     assert [(w.count, w.min, w.max) for w in windows] == [(2, 1.5, 2.5)]
     src.close()
 
@@ -55,19 +58,21 @@ def test_source_sees_new_readings_without_reopening(tmp_path: Path) -> None:
         return open_historian(u, readonly=readonly)
 
     with open_historian(url) as writer:
-        writer.store([Reading("a", 1000, 1.0)])
+        writer.store([Reading("a", T0, 1.0)])
         src = HistorianSource(url, opener=opener)
         assert src.latest(["a"])["a"].value == 1.0
-        writer.store([Reading("a", 2000, 2.0)])
+        writer.store([Reading("a", T0 + 1000, 2.0)])
         assert src.latest(["a"])["a"].value == 2.0
     assert opened == 1
     src.close()
 
 
-def test_a_forked_worker_opens_its_own_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_forked_worker_opens_its_own_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url = _url(tmp_path / "h.db")
     with open_historian(url) as h:
-        h.store([Reading("a", 1000, 1.0)])
+        h.store([Reading("a", T0, 1.0)])
     handles = []
 
     def opener(u: str, readonly: bool = False):  # type: ignore[no-untyped-def]
@@ -82,4 +87,3 @@ def test_a_forked_worker_opens_its_own_connection(tmp_path: Path, monkeypatch: p
     assert len(handles) == 2
     for h in handles:
         h.close()
-

@@ -13,14 +13,18 @@ TREND = "..overview-trend.figure...overview-trend-status.children.."
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    return create_app(load_complex("tiny"), "sqlite://" + str(tmp_path_factory.mktemp("g") / "h.db"))
+    return create_app(
+        load_complex("tiny"), "sqlite://" + str(tmp_path_factory.mktemp("g") / "h.db")
+    )
 
 
 def _good() -> dict:
     return {
         "output": TREND,
-        "outputs": [{"id": "overview-trend", "property": "figure"},
-                    {"id": "overview-trend-status", "property": "children"}],
+        "outputs": [
+            {"id": "overview-trend", "property": "figure"},
+            {"id": "overview-trend-status", "property": "children"},
+        ],
         "inputs": [
             {"id": "overview-tick", "property": "n_intervals", "value": 1},
             {"id": "overview-selection", "property": "data", "value": {"sensor": "nope"}},
@@ -52,7 +56,10 @@ def _without(key: str) -> dict:
         (_without("inputs"), "inputs must be a list of 3 item(s)"),
         ({**_good(), "inputs": _good()["inputs"][:2]}, "inputs must be a list of 3 item(s)"),
         ({**_good(), "inputs": "x"}, "inputs must be a list of 3 item(s)"),
-        ({**_good(), "inputs": [{"id": "x", "property": "y"}] * 3}, "inputs: expected overview-tick.n_intervals"),
+        (
+            {**_good(), "inputs": [{"id": "x", "property": "y"}] * 3},
+            "inputs: expected overview-tick.n_intervals",
+        ),
         ({**_good(), "state": [{"id": "a", "property": "b"}]}, "state must be a list of 0 item(s)"),
         ({**_good(), "outputs": "x"}, "outputs must be a list or object"),
         ({**_good(), "changedPropIds": [1]}, "changedPropIds must be a list of strings"),
@@ -70,4 +77,9 @@ def test_non_json_and_oversized_bodies_are_refused(app) -> None:  # type: ignore
     r = client.post("/_dash-update-component", data=b"{not json", content_type="application/json")
     assert r.status_code == 400
     big = b'{"output": "' + b"x" * (MAX_REQUEST_BYTES + 1) + b'"}'
-    assert client.post("/_dash-update-component", data=big, content_type="application/json").status_code == 413
+    assert (
+        client.post(
+            "/_dash-update-component", data=big, content_type="application/json"
+        ).status_code
+        == 413
+    )

@@ -28,7 +28,10 @@ def _get(url: str) -> tuple[int, bytes]:
 
 def _post(url: str, body: object) -> tuple[int, dict]:
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
     )
     try:
         with urllib.request.urlopen(req, timeout=10) as r:
@@ -46,9 +49,23 @@ def _start(historian: str, tmp_path: Path, *extra: str) -> Server:
     port = free_port()
     log = tmp_path / "dashboard.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "twin", "dashboard", "--historian", historian, "--config", "tiny",
-         "--host", "127.0.0.1", "--port", str(port), *extra],
-        stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "twin",
+            "dashboard",
+            "--historian",
+            historian,
+            "--config",
+            "tiny",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *extra,
+        ],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_port(port, timeout=30, proc=proc)
@@ -69,7 +86,9 @@ def history_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def server(history_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = _start(history_url, tmp_path_factory.mktemp("server"), "--broker", "mqtt://127.0.0.1:1")  # unused
+    srv = _start(
+        history_url, tmp_path_factory.mktemp("server"), "--broker", "mqtt://127.0.0.1:1"
+    )  # unused
     yield srv
     stop(srv.proc)
     assert srv.proc.returncode == 0, read_log(srv.log)  # SIGTERM stops it cleanly
@@ -84,8 +103,10 @@ def _trend_request(base: str, stored: object, range_key: object = "15m") -> dict
     values = {"overview-tick": 3, "overview-selection": stored, "overview-range": range_key}
     return {
         "output": dep["output"],
-        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]}
-                    for o in dep["output"].strip(".").split("...")],
+        "outputs": [
+            {"id": o.split(".")[0], "property": o.split(".")[1]}
+            for o in dep["output"].strip(".").split("...")
+        ],
         "inputs": [{**i, "value": values[i["id"]]} for i in dep["inputs"]],
         "state": [],
         "changedPropIds": ["overview-selection.data"],
@@ -96,7 +117,11 @@ def test_health_answers_json_with_historian_state(server: Server) -> None:
     status, body = _get(server.base + "/health")
     assert status == 200
     assert json.loads(body) == {
-        "status": "ok", "historian": "ok", "site": "tiny-park", "factories": 2, "sensors": 17,
+        "status": "ok",
+        "historian": "ok",
+        "site": "tiny-park",
+        "factories": 2,
+        "sensors": 17,
     }
 
 
@@ -110,8 +135,10 @@ def test_page_is_served_with_local_assets_only(server: Server) -> None:
 
 
 def test_trend_callback_over_http_returns_stored_data(server: Server) -> None:
-    status, body = _post(server.base + "/_dash-update-component",
-                         _trend_request(server.base, {"sensor": "alpha-smt-power"}))
+    status, body = _post(
+        server.base + "/_dash-update-component",
+        _trend_request(server.base, {"sensor": "alpha-smt-power"}),
+    )
     assert status == 200, body
     fig = body["response"]["overview-trend"]["figure"]
     mean = next(t for t in fig["data"] if t["name"] == "mean")
@@ -133,8 +160,9 @@ def test_trend_callback_over_http_returns_stored_data(server: Server) -> None:
 def test_forged_trend_inputs_get_an_empty_figure_not_a_500(
     server: Server, stored: object, range_key: object, message: str
 ) -> None:
-    status, body = _post(server.base + "/_dash-update-component",
-                         _trend_request(server.base, stored, range_key))
+    status, body = _post(
+        server.base + "/_dash-update-component", _trend_request(server.base, stored, range_key)
+    )
     assert status == 200, body
     fig = body["response"]["overview-trend"]["figure"]
     assert fig["data"] == []
@@ -143,7 +171,9 @@ def test_forged_trend_inputs_get_an_empty_figure_not_a_500(
 
 
 def test_malformed_callback_request_is_a_400_not_a_server_error(server: Server) -> None:
-    status, body = _post(server.base + "/_dash-update-component", {"output": "nope.figure", "inputs": []})
+    status, body = _post(
+        server.base + "/_dash-update-component", {"output": "nope.figure", "inputs": []}
+    )
     assert status == 400
     assert "unknown callback output" in json.dumps(body)  # and no traceback: checked at teardown
 
@@ -176,7 +206,10 @@ def test_dashboard_starts_before_the_historian_exists_and_recovers(tmp_path: Pat
         (["--historian", "sqlite:///tmp/x.db", "--port", "70000"], "70000 is not in the range"),
         (["--historian", "sqlite:///tmp/x.db", "--port", "http"], "'http' is not a valid integer"),
         (["--historian", "sqlite:///tmp/x.db", "--broker", "tcp://x"], "must start with mqtt://"),
-        (["--historian", "sqlite:///tmp/x.db", "--config", "/no/such.yaml"], "/no/such.yaml: file not found"),
+        (
+            ["--historian", "sqlite:///tmp/x.db", "--config", "/no/such.yaml"],
+            "/no/such.yaml: file not found",
+        ),
         ([], "Missing option '--historian'"),
     ],
 )
@@ -193,10 +226,17 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = CliRunner().invoke(dashboard, [
-            "--historian", "sqlite://" + str(tmp_path / "h.db"), "--config", "tiny",
-            "--port", str(port),
-        ])
+        result = CliRunner().invoke(
+            dashboard,
+            [
+                "--historian",
+                "sqlite://" + str(tmp_path / "h.db"),
+                "--config",
+                "tiny",
+                "--port",
+                str(port),
+            ],
+        )
     assert result.exit_code == 1, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
 

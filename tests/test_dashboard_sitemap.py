@@ -45,7 +45,12 @@ def test_every_zone_is_drawn_as_its_rectangle(site: SiteIndex) -> None:
     rects = {s.name: s for s in fig.layout.shapes if s.type == "rect"}
     for z in site.complex.zones:
         r = rects[f"zone {z.id}"]
-        assert (r.x0, r.y0, r.x1, r.y1) == (z.area.x, z.area.y, z.area.x + z.area.w, z.area.y + z.area.h)
+        assert (r.x0, r.y0, r.x1, r.y1) == (
+            z.area.x,
+            z.area.y,
+            z.area.x + z.area.w,
+            z.area.y + z.area.h,
+        )
     labels = " ".join(a.text for a in fig.layout.annotations)
     assert all(z.name in labels for z in site.complex.zones)
 
@@ -116,8 +121,13 @@ def test_site_index_assets_carry_their_sensors() -> None:
     alpha = site.assets["alpha-f1"]
     assert alpha.kind is AssetKind.FACTORY and alpha.owner == "alpha-elec"
     assert set(alpha.sensor_ids) == {
-        "alpha-f1-smoke", "alpha-f1-temp", "alpha-smt-power", "alpha-smt-state", "alpha-smt-good",
-        "alpha-aoi-power", "alpha-aoi-vib",
+        "alpha-f1-smoke",
+        "alpha-f1-temp",
+        "alpha-smt-power",
+        "alpha-smt-state",
+        "alpha-smt-good",
+        "alpha-aoi-power",
+        "alpha-aoi-vib",
     }
     assert site.assets["hub"].kind is AssetKind.LOGISTICS
     assert site.assets["hub"].sensor_ids == ("hub-occupancy",)
@@ -136,7 +146,12 @@ def test_picker_for_one_factory_lists_only_its_sensors() -> None:
     site = SiteIndex(load_complex("tiny"))
     options = sensor_options(site, "beta-f1")
     values = {o["value"] for o in options if not o.get("disabled")}
-    assert values == {"beta-f1-gas", "beta-reactor-power", "beta-reactor-temp", "beta-reactor-press"}
+    assert values == {
+        "beta-f1-gas",
+        "beta-reactor-power",
+        "beta-reactor-temp",
+        "beta-reactor-press",
+    }
     label = next(o["label"] for o in options if o["value"] == "beta-reactor-power")
     assert label == "beta-reactor · beta-reactor-power · power [kW]"
 

@@ -20,8 +20,10 @@ def test_every_range_stays_under_the_point_budget(key: str) -> None:
     assert -(-range_ms // w) + 1 <= MAX_POINTS + 1  # windows touched, with a partial first one
 
 
-@pytest.mark.parametrize("range_ms", [1, 999, 60_000, 900_000, 3_600_000, 86_400_000, 30 * 86_400_000,
-                                      10 * 365 * 86_400_000])
+@pytest.mark.parametrize(
+    "range_ms",
+    [1, 999, 60_000, 900_000, 3_600_000, 86_400_000, 30 * 86_400_000, 10 * 365 * 86_400_000],
+)
 def test_window_bounds_points_for_any_range(range_ms: int) -> None:
     assert range_ms / window_ms(range_ms) <= MAX_POINTS
 

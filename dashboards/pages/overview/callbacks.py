@@ -14,7 +14,8 @@ from html import escape
 from typing import Any
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, ctx as dash_ctx, html
+from dash import Dash, Input, Output, State, html
+from dash import ctx as dash_ctx
 
 from dashboards.context import DashboardContext
 from dashboards.freshness import Freshness, freshness_by_asset, sensor_freshness
@@ -124,22 +125,29 @@ def refresh_map(ctx: DashboardContext, stored: object) -> tuple[go.Figure, list[
         counts[f.state] += 1
     legend: list[Any] = [
         html.Span(
-            [html.Span(className="dot", style={"backgroundColor": FRESHNESS_COLOURS[state]}),
-             f"{state.label}: {counts[state]}"],
+            [
+                html.Span(className="dot", style={"backgroundColor": FRESHNESS_COLOURS[state]}),
+                f"{state.label}: {counts[state]}",
+            ],
             className=f"chip chip-{state.value}",
         )
         for state in Freshness
     ]
-    legend.append(html.Span(
-        problem or f"updated {_clock(ctx, now)}", className="updated" + (" problem" if problem else "")
-    ))
+    legend.append(
+        html.Span(
+            problem or f"updated {_clock(ctx, now)}",
+            className="updated" + (" problem" if problem else ""),
+        )
+    )
     return fig, legend
 
 
 # ---- trend ---------------------------------------------------------------------------
 
 
-def refresh_trend(ctx: DashboardContext, stored: object, range_key: object) -> tuple[go.Figure, str]:
+def refresh_trend(
+    ctx: DashboardContext, stored: object, range_key: object
+) -> tuple[go.Figure, str]:
     """The trend of the selected sensor over the range, aggregated by the historian."""
     data = stored if isinstance(stored, dict) else {}
     sensor_id = data.get("sensor")

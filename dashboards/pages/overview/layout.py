@@ -20,40 +20,73 @@ _GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "responsive": True}
 
 def layout(ctx: DashboardContext) -> html.Div:
     """The page; callbacks fill in freshness, the selection and the trend."""
-    return html.Div(className="page page-overview", children=[
-        # Per-user selection lives in the browser (session storage survives a reload).
-        dcc.Store(id=ids.SELECTION, storage_type="session"),
-        dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
-        html.Section(className="card card-map", children=[
-            html.H2("Site map"),
-            dcc.Graph(
-                id=ids.SITEMAP, figure=site_map_figure(ctx.site), config=_GRAPH_CONFIG,
-                className="sitemap", style={"height": "520px"},
+    return html.Div(
+        className="page page-overview",
+        children=[
+            # Per-user selection lives in the browser (session storage survives a reload).
+            dcc.Store(id=ids.SELECTION, storage_type="session"),
+            dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
+            html.Section(
+                className="card card-map",
+                children=[
+                    html.H2("Site map"),
+                    dcc.Graph(
+                        id=ids.SITEMAP,
+                        figure=site_map_figure(ctx.site),
+                        config=_GRAPH_CONFIG,
+                        className="sitemap",
+                        style={"height": "520px"},
+                    ),
+                    html.Div(id=ids.MAP_LEGEND, className="legend"),
+                ],
             ),
-            html.Div(id=ids.MAP_LEGEND, className="legend"),
-        ]),
-        html.Section(className="card card-trend", children=[
-            html.H2("Live trend"),
-            html.Div(className="controls", children=[
-                dcc.Dropdown(
-                    id=ids.SENSOR, options=sensor_options(ctx.site), clearable=False,
-                    placeholder="Pick a sensor, or click a factory on the map", maxHeight=420,
-                    className="sensor-picker",
-                ),
-                html.Button("All sensors", id=ids.SHOW_ALL, n_clicks=0, className="button"),
-            ]),
-            html.Div(className="controls", children=[
-                html.Span(id=ids.FOCUS, className="focus"),
-                dcc.RadioItems(
-                    id=ids.RANGE, value=DEFAULT_RANGE, inline=True, className="ranges",
-                    options=[{"label": label, "value": key} for key, (label, _) in RANGES.items()],
-                    persistence=True, persistence_type="session",
-                ),
-            ]),
-            dcc.Graph(
-                id=ids.TREND, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, className="trend",
-                style={"height": "460px"},
+            html.Section(
+                className="card card-trend",
+                children=[
+                    html.H2("Live trend"),
+                    html.Div(
+                        className="controls",
+                        children=[
+                            dcc.Dropdown(
+                                id=ids.SENSOR,
+                                options=sensor_options(ctx.site),
+                                clearable=False,
+                                placeholder="Pick a sensor, or click a factory on the map",
+                                maxHeight=420,
+                                className="sensor-picker",
+                            ),
+                            html.Button(
+                                "All sensors", id=ids.SHOW_ALL, n_clicks=0, className="button"
+                            ),
+                        ],
+                    ),
+                    html.Div(
+                        className="controls",
+                        children=[
+                            html.Span(id=ids.FOCUS, className="focus"),
+                            dcc.RadioItems(
+                                id=ids.RANGE,
+                                value=DEFAULT_RANGE,
+                                inline=True,
+                                className="ranges",
+                                options=[
+                                    {"label": label, "value": key}
+                                    for key, (label, _) in RANGES.items()
+                                ],
+                                persistence=True,
+                                persistence_type="session",
+                            ),
+                        ],
+                    ),
+                    dcc.Graph(
+                        id=ids.TREND,
+                        figure=empty_figure("loading…"),
+                        config=_GRAPH_CONFIG,
+                        className="trend",
+                        style={"height": "460px"},
+                    ),
+                    html.Div(id=ids.TREND_STATUS, className="status"),
+                ],
             ),
-            html.Div(id=ids.TREND_STATUS, className="status"),
-        ]),
-    ])
+        ],
+    )
