@@ -85,8 +85,8 @@ class _Progress:
     def __call__(self, r: RunResult) -> None:
         if self._bar is None:
             return
-        self._bar.update(r.batches - self._seen)
-        self._seen = r.batches
+        self._bar.update(r.messages - self._seen)
+        self._seen = r.messages
         self._bar.set_postfix_str(f"sim {_iso(r.sim_now_ms)}, {r.readings} readings", refresh=False)
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import pytest
 
 from sensors.fleet import FleetSchedule, SimClock, period_ms
-from sensors.runner import FleetRunner
+from sensors.runner import MAX_READINGS_PER_MESSAGE, FleetRunner, device_messages
 from sensors.signals import SyntheticSource
 from tests.test_sensors_signals import CONFIGS, HOUR, T0, load_named
 from twin.codec import Reading
@@ -243,10 +243,12 @@ def test_loop_waits_for_room_instead_of_dropping() -> None:
     free_t = FakeTime(T0)
     free = FakeSink(free_t)
     _runner("tiny", SimClock(T0, T0, 1.0), free_t, free).run(threading.Event(), duration_s=20)
-    # the refusals cost time but no reading: what went out is the free run's prefix
-    got = [r for _, _, rs, _ in full.got for r in rs]
-    want = [r for _, _, rs, _ in free.got for r in rs]
-    assert got == want[: len(got)] and len(got) > 0
+    # the refusals cost time but no reading: what went out is the free run up to that time
+    got = [(r.sensor_id, r.ts_ms, r.value) for _, _, rs, _ in full.got for r in rs]
+    want = {(r.sensor_id, r.ts_ms, r.value) for _, _, rs, _ in free.got for r in rs}
+    last = max(ts for _, ts, _ in got)
+    assert len(got) == len(set(got)) > 0
+    assert set(got) == {w for w in want if w[1] <= last}
     assert result.unsent_readings == 0
 
 
@@ -268,3 +270,54 @@ def test_loop_stops_on_request_even_while_the_broker_holds_it_up() -> None:
     assert result.stopped_by == "stop"
     assert result.readings == 0 and result.unsent_readings > 0
     assert sink.flushed
+
+
+def test_at_real_time_a_message_is_one_sample_of_one_device() -> None:
+    t = FakeTime(T0)
+    sink = FakeSink(t)
+    _runner("tiny", SimClock(T0, T0, 1.0), t, sink).run(threading.Event(), duration_s=30)
+    c = load_complex("tiny")
+    assert len(sink.got) > 50
+    for owner, device, readings, _ in sink.got:
+        assert len({r.ts_ms for r in readings}) == 1
+        assert {r.sensor_id for r in readings} <= set(c.devices[(owner, device)])
+
+
+def test_faster_than_real_time_a_message_carries_a_tick_of_one_device() -> None:
+    t = FakeTime(T0)
+    sink = FakeSink(t)
+    result = _runner("tiny", SimClock(T0 - HOUR, T0, 600.0), t, sink).run(
+        threading.Event(), duration_s=5
+    )
+    c = load_complex("tiny")
+    multi = 0
+    for owner, device, readings, _ in sink.got:
+        assert {r.sensor_id for r in readings} <= set(c.devices[(owner, device)])
+        assert [r.ts_ms for r in readings] == sorted(r.ts_ms for r in readings)
+        multi += len({r.ts_ms for r in readings}) > 1
+    assert multi > len(sink.got) // 2  # most messages bundle several samples
+    assert result.messages == len(sink.got)
+    # far fewer messages than due batches: the message rate is bounded by devices x ticks
+    n_due = len(FleetSchedule(c, T0 - HOUR).pop_until(result.sim_now_ms))
+    assert len(sink.got) < n_due / 10
+
+
+def test_device_messages_split_past_the_size_cap() -> None:
+    c = load_complex("tiny")
+    sched = FleetSchedule(c, T0)
+    batches = [b for b in sched.pop_until(T0 + 2 * HOUR) if b.device == "A"]
+    msgs = device_messages(batches, SyntheticSource(c))
+    sizes = [len(rs) for _, _, rs in msgs]
+    assert max(sizes) == MAX_READINGS_PER_MESSAGE
+    assert sum(sizes) == sum(len(b.sensor_ids) for b in batches)
+    flat = [r for _, _, rs in msgs for r in rs]
+    assert [r.ts_ms for r in flat] == sorted(r.ts_ms for r in flat)
+
+
+def test_runner_rejects_a_zero_tick() -> None:
+    c = load_complex("tiny")
+    t = FakeTime(T0)
+    with pytest.raises(ValueError, match="tick_s"):
+        FleetRunner(
+            FleetSchedule(c, T0), SyntheticSource(c), FakeSink(t), SimClock(T0, T0, 1.0), tick_s=0
+        )
