@@ -1,6 +1,7 @@
 """Finite FIFO buffers between machines, with blocking and time-weighted levels.
 
-Each buffer has one consumer (the machine behind it) and hands work over without
+A buffer feeds one station: one machine, or several identical machines in parallel
+that take lots in the order they became idle. It hands work over without
 scheduling an event when it can: ``pop``/``push`` succeed immediately or return
 ``None``/``False``, and only then does the caller wait on an event. That keeps a
 lot's trip through a line to about one event per machine (its processing time).
@@ -24,7 +25,7 @@ class Buffer:
     """Work waiting in front of machine ``owner`` (capacity in lots; ``inf`` = unbounded)."""
 
     __slots__ = (
-        "env", "owner", "line", "capacity", "items", "units", "_getter", "_putters",
+        "env", "owner", "line", "capacity", "items", "units", "_getters", "_putters",
         "_area", "_last", "_sink",
     )
 
@@ -37,7 +38,7 @@ class Buffer:
         self.capacity = capacity
         self.items: deque[Job] = deque()
         self.units = 0
-        self._getter: simpy.Event | None = None
+        self._getters: deque[simpy.Event] = deque()
         self._putters: deque[tuple[simpy.Event, Job]] = deque()
         self._area = 0.0
         self._last = env.now
@@ -88,20 +89,16 @@ class Buffer:
 
     def wait(self) -> simpy.Event:
         """An event that fires with the next lot pushed (call only when empty)."""
-        if self._getter is not None:
-            raise RuntimeError(f"buffer of {self.owner!r} already has a waiting consumer")
         ev = self.env.event()
-        self._getter = ev
+        self._getters.append(ev)
         return ev
 
     # ---- producer side ------------------------------------------------------------
 
     def push(self, job: Job) -> bool:
         """Hand over ``job`` now if there is room (or a waiting consumer)."""
-        g = self._getter
-        if g is not None:
-            self._getter = None
-            g.succeed(job)
+        if self._getters:
+            self._getters.popleft().succeed(job)
             return True
         if len(self.items) < self.capacity:
             self.items.append(job)

@@ -172,7 +172,7 @@ def collect_kpis(model: ComplexModel) -> dict[str, float]:
     m_energy: dict[str, float] = {}
 
     for line in model.lines.values():
-        for i, m in enumerate(line.machines):
+        for m in line.machines:
             t = m.category_times()
             produced, good, scrap, failures, setups = m.counters()
             pbt = T - t[OFF]
@@ -194,7 +194,7 @@ def collect_kpis(model: ComplexModel) -> dict[str, float]:
             out[f"{p}.throughput_uph"] = good / hours
             out[f"{p}.energy_kwh"] = energy
             out[f"{p}.energy_per_good_unit_kwh"] = _ratio(energy, good)
-            out[f"{p}.mean_queue_units"] = line.queue_before(i).unit_area() / T
+            out[f"{p}.mean_queue_units"] = line.inbuf_of[m.id].unit_area() / T
         el = OeeElements.total(m_el[m.id] for m in line.machines)
         p = f"line.{line.id}"
         out.update(el.as_kpis(p))

@@ -1,4 +1,7 @@
-"""A serial line: an order pool, machines, finite buffers between them, an exit.
+"""A serial line: an order pool, stations, finite buffers between them, an exit.
+
+A station is one machine, or several machines working in parallel from the same
+buffer (a machine added with ``parallel_to`` in the scenario settings).
 
 The line keeps the statistics a process engineer checks with Little's law: units
 in the line over time (WIP), units leaving it (good or scrapped) and the time each
@@ -43,8 +46,10 @@ class LineSim:
             if saturate is not None
             else Buffer(env, first_machine, line_id, math.inf, sink)
         )
-        self.buffers: list[Buffer] = []  # buffers[i] is in front of machines[i + 1]
+        self.buffers: list[Buffer] = []  # buffers[i] is in front of station i + 1
         self.machines: list[MachineSim] = []
+        self.stations: list[list[MachineSim]] = []
+        self.inbuf_of: dict[str, Buffer] = {}
         self.exit = LineExit(self._complete)
         # statistics (reset at the end of the warm-up)
         self.wip = 0
@@ -124,5 +129,6 @@ class LineSim:
         for m in self.machines:
             m.reset_stats()
 
-    def queue_before(self, index: int) -> Buffer:
-        return self.pool if index == 0 else self.buffers[index - 1]
+    def queue_before(self, station: int) -> Buffer:
+        """The buffer in front of station ``station`` (0: the order pool)."""
+        return self.pool if station == 0 else self.buffers[station - 1]

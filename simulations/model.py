@@ -36,7 +36,7 @@ from simulations.streams import RandomStreams
 from twin.model import Complex, Factory
 from twin.model import Machine as MachineSpec
 
-__all__ = ["ComplexModel", "build_model", "realtime_environment", "DEFAULT_PRODUCT"]
+__all__ = ["ComplexModel", "build_model", "realtime_environment", "derived_arrival_means", "DEFAULT_PRODUCT"]
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +146,12 @@ class ComplexModel:
             return WorkItem(job.qty, job.product, max(now - job.created, 0.0))
 
         for line in self.lines.values():
-            for i, m in enumerate(line.machines):
-                q = line.queue_before(i)
-                # Lots blocked upstream are already finished there; they belong to the
-                # upstream machine's snapshot, not to this buffer.
-                buffers[m.id] = tuple(item(j) for j in q.items)
+            for i, station in enumerate(line.stations):
+                # Lots blocked upstream are finished there: they belong to the upstream
+                # machine's snapshot, not to this buffer. A parallel station's buffer
+                # is listed under its first machine.
+                buffers[station[0].id] = tuple(item(j) for j in line.queue_before(i).items)
+            for m in line.machines:
                 f = m.snapshot_fields()
                 job = f.get("job")
                 machines[m.id] = MachineSnapshot(
@@ -279,23 +280,50 @@ def _lot_mean(d: Distribution) -> float:
     return max(1.0, d.mean)
 
 
-def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mapping[str, tuple[str, float]]) -> FactorySim:
-    env, s, streams, sink = model.env, model.settings, model.streams, model.sink
-    fs = s.factory(fac.id)
-    calendar = _calendar(model, fac, shifts)
-    gate = Gate(env, fac.id)
-    machines = [m for ln in fac.lines for m in ln.machines]
-    slowest = max(m.ideal_cycle_time_s for m in machines)
-    lot = s.factory_value(fac.id, "lot_size") or parse_distribution(
-        max(1, round(s.defaults.lot_minutes * 60.0 / slowest))
-    )
+def _lot_default(s: ModelSettings, fac: Factory) -> Distribution:
+    lot = s.factory_value(fac.id, "lot_size")
+    if lot is None:
+        slowest = max(m.ideal_cycle_time_s for ln in fac.lines for m in ln.machines)
+        lot = parse_distribution(max(1, round(s.defaults.lot_minutes * 60.0 / slowest)))
     if lot.relative:
         raise SimulationError(f"factory {fac.id!r}: lot_size cannot be relative")
-    products = fs.products or ()
-    ids = [p.id for p in products] or [DEFAULT_PRODUCT]
-    weights = [p.weight for p in products] or [1.0]
-    lots = [p.lot_size or lot for p in products] or [lot]
-    factors = [p.work_factor for p in products] or [1.0]
+    return lot
+
+
+def _products(s: ModelSettings, fac: Factory) -> tuple[list[str], list[float], list[Distribution], list[float]]:
+    """(ids, weights, lot sizes, work factors) of a factory's products."""
+    lot = _lot_default(s, fac)
+    products = s.factory(fac.id).products or ()
+    if not products:
+        return [DEFAULT_PRODUCT], [1.0], [lot], [1.0]
+    for p in products:
+        if p.lot_size is not None and p.lot_size.relative:
+            raise SimulationError(f"factory {fac.id!r} product {p.id!r}: lot_size cannot be relative")
+    return ([p.id for p in products], [p.weight for p in products],
+            [p.lot_size or lot for p in products], [p.work_factor for p in products])
+
+
+def derived_arrival_means(complex_: Complex, settings: ModelSettings) -> dict[str, float]:
+    """Mean time between orders (working seconds) of every factory whose arrivals
+    are derived from its ``utilisation`` (see :func:`_derived_interarrival`)."""
+    out: dict[str, float] = {}
+    for fac in complex_.factories.values():
+        if settings.factory_value(fac.id, "release") != "arrivals" or settings.factory_value(fac.id, "arrivals"):
+            continue
+        ids, weights, lots, factors = _products(settings, fac)
+        dists = {m.id: _machine_dists(settings, m) for ln in fac.lines for m in ln.machines}
+        out[fac.id] = _derived_interarrival(fac, dists, weights, lots, factors,
+                                            settings.factory_value(fac.id, "utilisation"), settings)
+    return out
+
+
+def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mapping[str, tuple[str, float]]) -> FactorySim:
+    env, s, streams, sink = model.env, model.settings, model.streams, model.sink
+    calendar = _calendar(model, fac, shifts)
+    gate = Gate(env, fac.id)
+    gate.set_planned(not calendar.is_working(env.now))  # before machines read it
+    machines = [m for ln in fac.lines for m in ln.machines]
+    ids, weights, lots, factors = _products(s, fac)
     mix = ProductMix(
         ids, weights,
         [d.sampler(streams.rng(f"{fac.id}.lot.{pid}")) for d, pid in zip(lots, ids, strict=True)],
@@ -308,7 +336,8 @@ def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mappi
     if release == "arrivals":
         arr = s.factory_value(fac.id, "arrivals")
         if arr is None:
-            mean = _derived_interarrival(fac, dists, weights, lots, factors, s.factory_value(fac.id, "utilisation"))
+            mean = _derived_interarrival(fac, dists, weights, lots, factors,
+                                         s.factory_value(fac.id, "utilisation"), s)
             arr = exponential(mean)
         elif arr.relative:
             raise SimulationError(f"factory {fac.id!r}: arrivals cannot be relative")
@@ -324,30 +353,63 @@ def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mappi
     for ln in fac.lines:
         line = LineSim(env, ln.id, fac.id, ln.machines[0].id, fsim.on_output,
                        saturate=fsim.new_job if release == "saturate" else None, sink=sink)
-        n = len(ln.machines)
-        line.buffers = [Buffer(env, ln.machines[i].id, ln.id, ln.buffer_capacity, sink) for i in range(1, n)]
-        for i, m in enumerate(ln.machines):
-            d = dists[m.id]
-            scrap_every = s.machine_value(m.id, "scrap_every")
-            sim = MachineSim(
-                env, m, factory=fac.id, line=ln.id,
-                inbuf=line.queue_before(i),
-                outbuf=line.buffers[i] if i + 1 < n else line.exit,
-                gate=gate,
-                processing=d["processing"].sampler(streams.rng(f"{m.id}.processing")),  # type: ignore[union-attr]
-                time_to_failure=d["ttf"].sampler(streams.rng(f"{m.id}.ttf")) if d["ttf"] is not None else None,
-                time_to_repair=d["ttr"].sampler(streams.rng(f"{m.id}.ttr")),  # type: ignore[union-attr]
-                setup=d["setup"].sampler(streams.rng(f"{m.id}.setup")) if d["setup"] is not None else None,
-                scrap_rng=streams.rng(f"{m.id}.scrap"),
-                scrap_every=scrap_every.sampler(streams.rng(f"{m.id}.scrap_every")) if scrap_every is not None else None,
-                on_scrap=line.on_scrap,
-                sink=sink,
-            )
-            line.machines.append(sim)
-            model.machines[m.id] = sim
+        stations = _stations(s, ln.machines)
+        n = len(stations)
+        line.buffers = [Buffer(env, stations[i][0].id, ln.id, ln.buffer_capacity, sink) for i in range(1, n)]
+        for i, group in enumerate(stations):
+            members: list[MachineSim] = []
+            for m in group:
+                d = dists[m.id]
+                scrap_every = s.machine_value(m.id, "scrap_every")
+                sim = MachineSim(
+                    env, m, factory=fac.id, line=ln.id,
+                    inbuf=line.queue_before(i),
+                    outbuf=line.buffers[i] if i + 1 < n else line.exit,
+                    gate=gate,
+                    processing=d["processing"].sampler(streams.rng(f"{m.id}.processing")),  # type: ignore[union-attr]
+                    time_to_failure=d["ttf"].sampler(streams.rng(f"{m.id}.ttf")) if d["ttf"] is not None else None,
+                    time_to_repair=d["ttr"].sampler(streams.rng(f"{m.id}.ttr")),  # type: ignore[union-attr]
+                    setup=d["setup"].sampler(streams.rng(f"{m.id}.setup")) if d["setup"] is not None else None,
+                    scrap_rng=streams.rng(f"{m.id}.scrap"),
+                    scrap_every=(scrap_every.sampler(streams.rng(f"{m.id}.scrap_every"))
+                                 if scrap_every is not None else None),
+                    on_scrap=line.on_scrap,
+                    sink=sink,
+                )
+                members.append(sim)
+                line.machines.append(sim)
+                line.inbuf_of[m.id] = line.queue_before(i)
+                model.machines[m.id] = sim
+            line.stations.append(members)
         fsim.lines.append(line)
         model.lines[ln.id] = line
     return fsim
+
+
+def _stations(s: ModelSettings, machines: tuple[MachineSpec, ...]) -> list[list[MachineSpec]]:
+    """Group a line's machines into stations: a machine with ``parallel_to`` joins the
+    station of that machine (in the line's order of first members)."""
+    root: dict[str, str] = {}
+    by_id = {m.id: m for m in machines}
+
+    def find(mid: str, seen: tuple[str, ...] = ()) -> str:
+        other = s.machine(mid).parallel_to
+        if other is None:
+            return mid
+        if other in seen:
+            raise SimulationError(f"machine {mid!r}: parallel_to forms a cycle through {list(seen)}")
+        if other not in by_id:
+            raise SimulationError(f"machine {mid!r}: parallel_to {other!r} is not in the same line")
+        return find(other, (*seen, mid))
+
+    groups: dict[str, list[MachineSpec]] = {}
+    for m in machines:
+        root[m.id] = find(m.id)
+        groups.setdefault(root[m.id], []).append(m)
+    order = [m.id for m in machines if root[m.id] == m.id]
+    if len(order) < len(groups):  # a root that is itself parallel can't happen, but be explicit
+        raise SimulationError("inconsistent parallel_to settings")
+    return [groups[r] for r in order]
 
 
 def _derived_interarrival(
@@ -357,13 +419,15 @@ def _derived_interarrival(
     lots: list[Distribution],
     factors: list[float],
     utilisation: float,
+    settings: ModelSettings,
 ) -> float:
     """Mean time between orders that loads the bottleneck of each line to ``utilisation``.
 
     Per lot, a machine needs its processing time for every unit (stretched by its
     availability) plus a setup whenever the product changes (probability
-    1 - sum p_i^2 with products in random order). Line capacity is one lot per
-    bottleneck lot time; the factory's is the sum over its lines.
+    1 - sum p_i^2 with products in random order). A station's capacity is the sum
+    of its machines'; a line's is its slowest station's; the factory's is the sum
+    over its lines.
     """
     total = sum(weights)
     p = [w / total for w in weights]
@@ -371,17 +435,21 @@ def _derived_interarrival(
     change = 1.0 - sum(pi * pi for pi in p)
     capacity = 0.0  # lots per second
     for ln in fac.lines:
-        worst = 0.0
-        for m in ln.machines:
-            d = dists[m.id]
-            proc = d["processing"]
-            assert proc is not None
-            avail = 1.0
-            if d["ttf"] is not None and d["ttr"] is not None:
-                avail = d["ttf"].mean / (d["ttf"].mean + d["ttr"].mean)
-            setup = d["setup"].mean if d["setup"] is not None else 0.0
-            worst = max(worst, units * proc.mean / avail + change * setup)
-        capacity += 1.0 / worst if worst > 0 else math.inf
+        line_cap = math.inf  # lots per second of the slowest station
+        for group in _stations(settings, ln.machines):
+            station_cap = 0.0
+            for m in group:
+                d = dists[m.id]
+                proc = d["processing"]
+                assert proc is not None
+                avail = 1.0
+                if d["ttf"] is not None and d["ttr"] is not None:
+                    avail = d["ttf"].mean / (d["ttf"].mean + d["ttr"].mean)
+                setup = d["setup"].mean if d["setup"] is not None else 0.0
+                work = units * proc.mean / avail + change * setup
+                station_cap += 1.0 / work if work > 0 else math.inf
+            line_cap = min(line_cap, station_cap)
+        capacity += line_cap
     if math.isinf(capacity):
         raise SimulationError(f"factory {fac.id!r}: zero processing time; set 'arrivals' explicitly")
     return 1.0 / (capacity * utilisation)
@@ -443,17 +511,18 @@ def _apply_state(model: ComplexModel, state: ComplexState) -> dict[str, dict[str
     resume: dict[str, dict[str, Any]] = {}
     for line in model.lines.values():
         fac = model.factories[line.factory]
-        for i, m in enumerate(line.machines):
-            q = line.queue_before(i)
+        for m in line.machines:
+            q = line.inbuf_of[m.id]
             items = state.buffers.get(m.id, ())
-            if len(items) > q.capacity:
-                raise StateError(f"buffers[{m.id!r}]", f"{len(items)} lots exceed the buffer capacity {int(q.capacity)}")
+            if len(q.items) + len(items) > q.capacity:
+                raise StateError(f"buffers[{m.id!r}]", f"{len(q.items) + len(items)} lots exceed the buffer capacity {int(q.capacity)}")
             for k, it in enumerate(items):
                 job = job_of(it, fac, f"buffers[{m.id!r}][{k}]")
                 job.entered = job.created
                 line._wip(job.qty)
                 q.items.append(job)
                 q._level(job.qty)
+        for m in line.machines:
             snap = state.machines.get(m.id)
             if snap is None:
                 continue

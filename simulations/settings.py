@@ -124,7 +124,7 @@ class FactorySettings(_ReleaseFields):
         return self
 
 
-class MachineSettings(_Strict):
+class _MachineBehaviour(_Strict):
     """Per-machine stochastic behaviour (unset falls back to ``defaults``)."""
 
     processing: DistSpec | None = Field(default=None, description="time per unit; relative to ideal cycle")
@@ -137,11 +137,19 @@ class MachineSettings(_Strict):
     failures: bool | None = None
 
 
+class MachineSettings(_MachineBehaviour):
+    """Per-machine settings: stochastic behaviour and place in the line."""
+
+    parallel_to: Id | None = Field(
+        default=None, description="works in parallel with this machine of the same line (shares its buffers)"
+    )
+
+
 def _rel(kind: str, mean: float, **kw: float) -> Distribution:
     return parse_distribution({"dist": kind, "mean": mean, "unit": "relative", **kw})
 
 
-class DefaultSettings(_ReleaseFields, MachineSettings):
+class DefaultSettings(_ReleaseFields, _MachineBehaviour):
     """Values used wherever a factory or machine entry does not set its own."""
 
     utilisation: float | None = Field(default=0.8, gt=0, le=2.0)
@@ -332,8 +340,18 @@ def check_settings(settings: ModelSettings, complex_: Any) -> None:
                         ("factories", fid, "shifts", i), "the site defines no shifts (it works around the clock)"
                     )
                 known("shift", name, shifts, ("factories", fid, "shifts", i))
-    for mid in settings.machines:
+    line_of = {m.id: ln.id for f in factories.values() for ln in f.lines for m in ln.machines}
+    for mid, ms in settings.machines.items():
         known("machine", mid, machines, ("machines", mid))
+        if ms.parallel_to is not None:
+            known("machine", ms.parallel_to, machines, ("machines", mid, "parallel_to"))
+            if line_of[ms.parallel_to] != line_of[mid]:
+                raise SettingsReferenceError(
+                    ("machines", mid, "parallel_to"),
+                    f"{ms.parallel_to!r} is in line {line_of[ms.parallel_to]!r}, not in {line_of[mid]!r}",
+                )
+            if ms.parallel_to == mid:
+                raise SettingsReferenceError(("machines", mid, "parallel_to"), "a machine cannot be parallel to itself")
     for i, d in enumerate(settings.disasters):
         for j, z in enumerate(d.zones):
             known("zone", z, zones, ("disasters", i, "zones", j))

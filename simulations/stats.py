@@ -12,6 +12,7 @@ left out, and a pair is left out if either side is undefined.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,9 +27,15 @@ def t_quantile(dof: int, confidence: float = CONFIDENCE) -> float:
     """Two-sided Student-t critical value."""
     if dof < 1:
         raise ValueError(f'"dof" must be >= 1 (got {dof!r})')
-    from scipy.stats import t  # imported lazily: scipy.stats takes a while to import
+    return _t_quantile(int(dof), float(confidence))
 
-    return float(t.ppf(0.5 + confidence / 2.0, dof))
+
+@functools.lru_cache(maxsize=1024)
+def _t_quantile(dof: int, confidence: float) -> float:
+    # scipy.special, not scipy.stats: the latter takes seconds to import.
+    from scipy.special import stdtrit
+
+    return float(stdtrit(dof, 0.5 + confidence / 2.0))
 
 
 def _mean_sd(xs: Sequence[float]) -> tuple[float, float]:
