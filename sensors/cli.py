@@ -30,7 +30,7 @@ from twin.urls import parse_broker_url
 
 __all__ = ["sensors"]
 
-log = logging.getLogger("sensors")
+log = logging.getLogger(__name__)
 
 #: When --speed > 1 and no --start: how far in the past the simulated clock starts.
 DEFAULT_LOOKBACK_MS = 24 * 3_600_000
@@ -54,9 +54,14 @@ def _positive_finite(
 
 @contextmanager
 def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT (Ctrl-C) and SIGTERM set ``stop`` so the run ends cleanly and flushes."""
+    """SIGINT (Ctrl-C) and SIGTERM set ``stop`` so the run ends cleanly and flushes.
+
+    A second signal aborts at once (for a broker that never acknowledges).
+    """
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():  # asked twice: do not wait for the broker any longer
+            raise KeyboardInterrupt
         log.info("received %s; stopping after flushing", signal.Signals(signum).name)
         stop.set()
 
