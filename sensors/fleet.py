@@ -2,8 +2,8 @@
 
 :class:`FleetSchedule` emits, in time order, one :class:`DueBatch` per device and
 due time, so one MQTT message carries all readings a device takes at once.
-Devices are staggered: each gets a phase in [0, its shortest period) derived
-from its id, so 300 sensors do not all fire in the same millisecond, while the
+Devices are staggered: each gets a phase in [0, its shortest period), at most
+5 s, derived from its id, so 300 sensors do not all fire in the same millisecond, while the
 sensors of one device stay aligned and share batches.
 
 :class:`SimClock` maps wall-clock time to simulated time: ``speed`` times faster
@@ -22,6 +22,10 @@ from sensors.randomness import derive_seed, unit_hash
 from twin.model import Complex
 
 __all__ = ["DueBatch", "FleetSchedule", "SimClock", "period_ms"]
+
+#: Devices start within this long of the schedule's start (their phase), whatever their period,
+#: so every sensor has spoken a few seconds after a launch.
+STAGGER_MAX_MS = 5000
 
 
 def period_ms(period_s: float) -> int:
@@ -65,11 +69,9 @@ class FleetSchedule:
                     sid
                 )
             shortest = min(by_period)
-            phase = (
-                int(unit_hash(derive_seed(seed, "phase", owner, device), 0) * shortest)
-                if stagger
-                else 0
-            )
+            spread = min(shortest, STAGGER_MAX_MS)
+            key = derive_seed(seed, "phase", owner, device)
+            phase = int(unit_hash(key, 0) * spread) if stagger else 0
             self._devices.append((owner, device))
             for p, ids in sorted(by_period.items()):
                 heapq.heappush(self._heap, (start_ms + phase % p, len(groups)))

@@ -8,13 +8,14 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 import pytest
+import yaml
 
-from sensors.fleet import FleetSchedule, SimClock, period_ms
+from sensors.fleet import STAGGER_MAX_MS, FleetSchedule, SimClock, period_ms
 from sensors.runner import MAX_READINGS_PER_MESSAGE, FleetRunner, device_messages
 from sensors.signals import SyntheticSource
 from tests.test_sensors_signals import CONFIGS, HOUR, T0, load_named
 from twin.codec import Reading
-from twin.config import load_complex
+from twin.config import load_complex, parse_complex, tiny_config_path
 
 # ---- schedule --------------------------------------------------------------------------------
 
@@ -79,6 +80,22 @@ def test_first_samples_are_staggered_but_a_device_stays_aligned(name: str) -> No
         assert all(ph < shortest for ph in phases)
         # all sensors of a device share its phase: they come in the same batches
         assert len(phases) == 1
+
+
+def test_slow_devices_still_start_within_the_stagger_cap() -> None:
+    data = yaml.safe_load(tiny_config_path().read_text())
+    for z in data["zones"]:
+        for h in z.get("hazard_sensors", []):
+            h["period_s"] = 600
+    c = parse_complex(data)
+    first: dict[str, int] = {}
+    for b in FleetSchedule(c, T0).pop_until(T0 + 600_000):
+        for sid in b.sensor_ids:
+            first.setdefault(sid, b.ts_ms)
+    assert len(first) == len(c.sensors)
+    for z in c.zones:
+        phases = {first[h.id] - T0 for h in z.hazard_sensors}
+        assert len(phases) == 1 and 0 <= phases.pop() < STAGGER_MAX_MS
 
 
 def test_stagger_off_fires_everything_at_the_start() -> None:
