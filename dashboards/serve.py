@@ -32,9 +32,10 @@ def serve(app: Dash, host: str, port: int, threads: int = DEFAULT_THREADS) -> No
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     log.info("dashboard listening on http://%s:%s/ (waitress, %d threads)", host, port, threads)
     try:
-        server.run()
+        server.run()  # returns after Ctrl-C or SIGTERM (waitress catches KeyboardInterrupt)
     except KeyboardInterrupt:
-        log.info("dashboard stopping")
+        pass
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.close()
+    log.info("dashboard stopped")

@@ -91,8 +91,10 @@ def server(history_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     )  # unused
     yield srv
     stop(srv.proc)
-    assert srv.proc.returncode == 0, read_log(srv.log)  # SIGTERM stops it cleanly
-    assert "Traceback" not in read_log(srv.log, limit=100_000)
+    log = read_log(srv.log, limit=100_000)
+    assert srv.proc.returncode == 0, log  # SIGTERM stops it cleanly
+    assert "dashboard stopped" in log
+    assert "Traceback" not in log
 
 
 def _trend_request(base: str, stored: object, range_key: object = "15m") -> dict:
