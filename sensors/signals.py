@@ -250,7 +250,7 @@ class SyntheticSource:
         fn = self._signal_fn(info, rng)
         return _Signal(fn, lo, hi, DECIMALS.get(s.unit, 4))
 
-    def _signal_fn(self, info: SensorInfo, rng: random.Random) -> Callable[[int], float]:  # noqa: C901
+    def _signal_fn(self, info: SensorInfo, rng: random.Random) -> Callable[[int], float]:
         s = info.sensor
         kind, unit = s.kind, s.unit
         lo, hi = s.range
@@ -359,8 +359,8 @@ class SyntheticSource:
 
                 return factory_power
             if kind == "energy":
-                base = self._metered_kwh(base_kw, rng.uniform(0, _TWO_PI))
-                return lambda t: sum(p.energy_kwh_at(t) for p in procs) + base(t)
+                base_meter = self._metered_kwh(base_kw, rng.uniform(0, _TWO_PI))
+                return lambda t: sum(p.energy_kwh_at(t) for p in procs) + base_meter(t)
             if kind in ("good_count", "scrap_count"):
                 if kind == "good_count":
                     return lambda t: float(sum(p.good_at(t) for p in procs))
