@@ -123,6 +123,19 @@ class MachineSim:
 
     def start(self, resume: dict[str, Any] | None = None) -> None:
         """Start the process; ``resume`` continues from a snapshot (see :mod:`simulations.state`)."""
+        if resume:
+            # Report the resumed state from t0, not a moment of "starved" first.
+            if resume.get("blocked"):
+                act = BLOCKED
+            elif resume.get("repair_left") is not None:
+                act = FAILURE
+            elif resume.get("job") is not None:
+                act = SETUP if (resume.get("setup_left") or 0) > EPS else BUSY
+            else:
+                act = STARVED
+            self._activity = act
+            g = self.gate
+            self._cat = OFF if g.planned_closed else (DISASTER if g.unplanned else act)
         if self._sink is not None:
             self._emit_state()  # consumers learn every machine's state at t0
         self.process = self.env.process(self._run(resume))
