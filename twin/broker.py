@@ -44,6 +44,9 @@ def mosquitto_config(host: str, port: int, data_dir: Path) -> str:
         "max_queued_messages 0\n"
         "max_inflight_messages 1000\n"
         "log_dest stderr\n"
+        # As root, Mosquitto switches to user 'mosquitto', which cannot write a data dir
+        # we created: persistence would then fail and queued messages be lost on restart.
+        + ("user root\n" if os.geteuid() == 0 else "")
     )
 
 
@@ -71,7 +74,8 @@ def _run_amqtt(host: str, port: int) -> None:
         await stop.wait()
         await b.shutdown()
 
-    logging.getLogger("amqtt").setLevel(logging.WARNING)
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     asyncio.run(main())
 
 

@@ -141,11 +141,9 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
                                           "--data-dir", str(data / "broker")])
             _wait_port("127.0.0.1", bport, 20, proc)
             broker = broker_url_for(engine, "127.0.0.1", bport)
-        url = parse_broker_url(broker)
-        # shared subscriptions need MQTT 5; the embedded amqtt broker speaks 3.1.1
-        group = "twin-ingest" if url.protocol == 5 else ""
+        parse_broker_url(broker)
         common = ["--broker", broker, "--config", config]
-        parts.start("ingest", ["ingest", *common, "--historian", historian, "--group", group,
+        parts.start("ingest", ["ingest", *common, "--historian", historian,
                                "--spool-dir", str(data / "spool"), "--log-level", log_level])
         dport = _free_port(port)
         dash_proc = parts.start("dashboard", ["dashboard", *common, "--historian", historian,

@@ -33,9 +33,11 @@ def _default_client_id() -> str:
 @config_option
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes sharing the stream through an MQTT 5 shared subscription.")
-@click.option("--group", default="twin-ingest", show_default=True,
-              help="Shared-subscription group ($share/GROUP/...); '' for a plain subscription "
-              "(brokers without shared subscriptions). Processes in one group split the stream.")
+@click.option("--group", envvar="TWIN_INGEST_GROUP", default="",
+              help="Share the stream with every process of this group ($share/GROUP/..., MQTT 5). "
+              "Default: a plain subscription for one worker, 'twin-ingest' with --workers > 1. "
+              "Mosquitto 2.0.11 loses messages of shared subscriptions restored after a broker "
+              "restart (docs/reliability.md). [env: TWIN_INGEST_GROUP]")
 @click.option("--client-id", default=None, metavar="ID",
               help="Stable MQTT client id (default twin-ingest-HOSTNAME); worker i appends -i. "
               "The broker keeps this id's session, so a restarted worker gets what it missed.")
@@ -70,7 +72,7 @@ def ingest(
     complex_ = load_complex(config)
     base_id = client_id or _default_client_id()
     if workers > 1 and worker_index is None:
-        _supervise(workers, base_id)
+        _supervise(workers, base_id, group or "twin-ingest")
         return
     from twin.ingest.service import IngestSettings, IngestWorker
     from twin.ingest.writer import WriterSettings
@@ -94,13 +96,13 @@ def ingest(
     worker.run()
 
 
-def _supervise(workers: int, base_id: str) -> None:
+def _supervise(workers: int, base_id: str, group: str) -> None:
     """Run N copies of this command as workers; restart any that dies; stop all on a signal."""
     args = [a for a in sys.argv[1:]]
     # re-run the same command line with --workers 1 and a worker index
     def spawn(i: int) -> subprocess.Popen:
         cmd = [sys.executable, "-m", "twin", *args, "--workers", "1", "--worker-index", str(i),
-               "--client-id", base_id]
+               "--client-id", base_id, "--group", group]
         return subprocess.Popen(cmd)
 
     procs = {i: spawn(i) for i in range(workers)}
