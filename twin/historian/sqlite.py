@@ -1,26 +1,74 @@
-"""Embedded SQLite historian: WAL, one row per (sensor, ts), idempotent writes."""
+"""Embedded SQLite historian: WAL, readings in packed per-sensor-hour chunks, rollups, retention.
+
+Layout (schema 2):
+
+- ``chunks``: a sensor's readings within one hour window as packed arrays of
+  int64 times and float64 values. A batch appends one chunk per sensor and hour, so
+  a 5,000-reading batch over 300 sensors writes 300 rows, not 5,000 - with
+  ``synchronous=FULL`` the cost of a commit is the pages it touches.
+- ``rollup_1m`` / ``rollup_1h``: count, sum, min, max, last per sensor and window.
+- ``latest``: newest reading per sensor; its time also tells whether a batch is
+  all new (the normal case) or rewrites stored readings.
+
+A batch of new readings is appended and merged into the rollups incrementally. A
+batch reaching back into stored data (a redelivery, late data) merges with the
+stored chunks of that sensor and hour - the new value wins at equal times, an
+identical rewrite changes nothing - and recomputes that hour's rollups from the
+merged readings. Everything happens in one transaction, so several writer processes
+on one file stay correct (SQLite serialises them) and a reader never sees readings
+without their rollups.
+"""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
+
+import numpy as np
 
 from twin.codec import Reading
 from twin.errors import HistorianError, HistorianUnavailable
-from twin.historian.base import DeadLetter, Historian, Window
+from twin.historian.base import DeadLetter
+from twin.historian.chunks import Batch, group_batch, merge_last_wins, pack, split_hours, unpack
+from twin.historian.retention import Retention
+from twin.historian.rollup_base import RollupHistorian
+from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial, window_arrays
+from twin.timespec import now_ms
 
-__all__ = ["SqliteHistorian"]
+__all__ = ["SqliteHistorian", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2
+#: Seconds between two maintenance passes (retention, compaction) of a writer.
+MAINTENANCE_EVERY_S = 600.0
+#: Page cache per connection (KiB).
+CACHE_KIB = 32 * 1024
+#: WAL pages before an automatic checkpoint. Each batch rewrites the newest page of
+#: every sensor's chunks and rollups; a larger WAL lets one checkpoint write each of
+#: those hot pages once instead of after every other commit.
+WAL_AUTOCHECKPOINT_PAGES = 8192
+#: SQLite's limit on bound variables is 32766 since 3.32; stay far below it.
+_IN_CHUNK = 500
+_MIN_INT64 = -(2**63)
+
+_ROLLUP_TABLE = {MINUTE_MS: "rollup_1m", HOUR_MS: "rollup_1h"}
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS readings (
+CREATE TABLE IF NOT EXISTS chunks (
     sensor TEXT NOT NULL,
-    ts     INTEGER NOT NULL,
-    value  REAL NOT NULL,
-    PRIMARY KEY (sensor, ts)
+    hour   INTEGER NOT NULL,   -- start of the hour window all readings lie in
+    first  INTEGER NOT NULL,   -- first and last time in the chunk
+    last   INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    ts     BLOB NOT NULL,      -- n little-endian int64 epoch ms, strictly increasing
+    vals   BLOB NOT NULL,      -- n little-endian float64
+    PRIMARY KEY (sensor, hour, first)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS latest (
     sensor TEXT PRIMARY KEY,
@@ -34,86 +82,314 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     payload     BLOB NOT NULL,
     reason      TEXT NOT NULL,
     detail      TEXT NOT NULL,
-    sensor      TEXT
+    sensor      TEXT,
+    digest      BLOB
 );
 CREATE INDEX IF NOT EXISTS dead_letters_time ON dead_letters (received_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+# One row per sensor and window start; ``last`` is the value at ``last_ts``.
+_ROLLUP_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    sensor  TEXT NOT NULL,
+    start   INTEGER NOT NULL,
+    n       INTEGER NOT NULL,
+    total   REAL NOT NULL,
+    lo      REAL NOT NULL,
+    hi      REAL NOT NULL,
+    last    REAL NOT NULL,
+    last_ts INTEGER NOT NULL,
+    PRIMARY KEY (sensor, start)
+) WITHOUT ROWID;
+"""
+
 _UPSERT_LATEST = """
 INSERT INTO latest (sensor, ts, value) VALUES (?, ?, ?)
 ON CONFLICT (sensor) DO UPDATE SET ts = excluded.ts, value = excluded.value
-WHERE excluded.ts > latest.ts
+WHERE excluded.ts >= latest.ts
 """
+
+# Fast path: merge the aggregate of brand-new readings into a window.
+_MERGE_ROLLUP = """
+INSERT INTO {table} (sensor, start, n, total, lo, hi, last, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (sensor, start) DO UPDATE SET
+    n = n + excluded.n,
+    total = total + excluded.total,
+    lo = min(lo, excluded.lo),
+    hi = max(hi, excluded.hi),
+    last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
+    last_ts = max(last_ts, excluded.last_ts)
+"""
+# Slow path: a window recomputed from all its readings.
+_REPLACE_ROLLUP = "INSERT OR REPLACE INTO {table} (sensor, start, n, total, lo, hi, last, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+# Window start of column X for windows of ?1 ms, floor-aligned also before 1970.
+_W = "({col} - (({col} % ?1) + ?1) % ?1)"
 
 
 def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
-class SqliteHistorian(Historian):
+class SqliteHistorian(RollupHistorian):
     """A historian in one SQLite file.
 
     ``synchronous`` is ``FULL`` by default: a stored batch survives a power cut,
     which is what an acknowledged MQTT message promises.
     """
 
-    def __init__(self, path: str | Path, synchronous: str = "FULL", readonly: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        synchronous: str = "FULL",
+        readonly: bool = False,
+        retention: Retention | None = None,
+        clock: Callable[[], int] = now_ms,
+    ):
+        super().__init__(retention, clock)
         self.path = Path(path)
+        self.readonly = readonly
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise HistorianError(f"sqlite synchronous must be OFF/NORMAL/FULL/EXTRA, got {synchronous!r}")
         self._lock = threading.Lock()
+        self._next_maintenance = 0.0  # monotonic time of the next maintenance pass
+        self._appended: set[tuple[str, int]] = set()  # (sensor, hour) with several chunks to compact
         try:
             if readonly:
                 self._db = sqlite3.connect(
                     f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10
                 )
+                self._check_schema()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
-                self._db.executescript(_SCHEMA)
-                self._db.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                    (str(SCHEMA_VERSION),),
-                )
-                self._db.commit()
+                self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+                self._migrate()
+            self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'retention_now'").fetchone()
+            if row:
+                self._enforced_now = int(row[0])
         except sqlite3.Error as exc:
             raise HistorianUnavailable(f"cannot open SQLite historian {self.path}: {exc}") from exc
+
+    # ---- schema --------------------------------------------------------------
+
+    def _check_schema(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version < SCHEMA_VERSION:
+            raise HistorianError(
+                f"{self.path} has schema version {version}, this twin needs {SCHEMA_VERSION}; "
+                "open it once read-write (e.g. start `twin ingest`) to upgrade it"
+            )
+
+    def _migrate(self) -> None:
+        db = self._db
+        with db:
+            db.executescript(_SCHEMA)
+            for table in _ROLLUP_TABLE.values():
+                db.executescript(_ROLLUP_SCHEMA.format(table=table))
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row and int(row[0]) == 1:
+                self._upgrade_from_1()
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest)")
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    def _upgrade_from_1(self) -> None:
+        """Schema 1 kept one row per reading in ``readings``: repack it as chunks with rollups."""
+        db = self._db
+        log.info("upgrading %s from schema 1 to %s (chunks, rollups, dead-letter digests)", self.path, SCHEMA_VERSION)
+        cols = [r[1] for r in db.execute("PRAGMA table_info(dead_letters)")]
+        if "digest" not in cols:
+            db.execute("ALTER TABLE dead_letters ADD COLUMN digest BLOB")
+        has_readings = db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'"
+        ).fetchone()
+        if not has_readings:
+            return
+        sensors = [r[0] for r in db.execute("SELECT DISTINCT sensor FROM readings")]
+        for sensor in sensors:
+            rows = db.execute("SELECT ts, value FROM readings WHERE sensor = ? ORDER BY ts", (sensor,)).fetchall()
+            ts = np.array([r[0] for r in rows], dtype=np.int64)
+            values = np.array([r[1] for r in rows], dtype=np.float64)
+            self._write_hours(sensor, ts, values, replace=True)
+        db.execute("DROP TABLE readings")
 
     # ---- writing -------------------------------------------------------------
 
     def store(self, readings: Sequence[Reading], dead_letters: Sequence[DeadLetter] = ()) -> None:
-        newest: dict[str, Reading] = {}
-        for r in readings:
-            cur = newest.get(r.sensor_id)
-            if cur is None or r.ts_ms > cur.ts_ms:
-                newest[r.sensor_id] = r
+        if self.readonly:
+            raise HistorianError(f"{self.path} is open read-only")
+        horizon = self.horizon(RAW)
+        batch, dropped = group_batch(readings, horizon)
+        if dropped:
+            log.warning("%d reading(s) older than the raw retention horizon %s were not stored", dropped, horizon)
+        letters = [d.capped() for d in dead_letters]
         with self._lock:
             try:
                 with self._db:  # one transaction: all or nothing
-                    if readings:
+                    if len(batch):
+                        self._store_batch(batch)
+                    if letters:
                         self._db.executemany(
-                            "INSERT OR IGNORE INTO readings (sensor, ts, value) VALUES (?, ?, ?)",
-                            [(r.sensor_id, r.ts_ms, r.value) for r in readings],
-                        )
-                        self._db.executemany(
-                            _UPSERT_LATEST, [(r.sensor_id, r.ts_ms, r.value) for r in newest.values()]
-                        )
-                    if dead_letters:
-                        self._db.executemany(
-                            "INSERT INTO dead_letters (received_ms, topic, payload, reason, detail, sensor)"
-                            " VALUES (?, ?, ?, ?, ?, ?)",
+                            "INSERT OR IGNORE INTO dead_letters"
+                            " (received_ms, topic, payload, reason, detail, sensor, digest)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [
-                                (d.received_ms, d.topic, d.payload, d.reason, d.detail, d.sensor_id)
-                                for d in dead_letters
+                                (d.received_ms, d.topic, d.payload, d.reason, d.detail, d.sensor_id, d.digest())
+                                for d in letters
                             ],
                         )
             except sqlite3.OperationalError as exc:  # locked, disk full, I/O error: may pass
                 raise HistorianUnavailable(f"SQLite write failed: {exc}") from exc
             except sqlite3.Error as exc:
                 raise HistorianError(f"SQLite write failed: {exc}") from exc
+        if time.monotonic() >= self._next_maintenance:
+            self._next_maintenance = time.monotonic() + MAINTENANCE_EVERY_S
+            self.maintain()
+
+    def _high_water(self, sensors: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for i in range(0, len(sensors), _IN_CHUNK):
+            part = sensors[i : i + _IN_CHUNK]
+            out.update(
+                self._db.execute(
+                    f"SELECT sensor, ts FROM latest WHERE sensor IN ({_placeholders(len(part))})", part
+                ).fetchall()
+            )
+        return out
+
+    def _store_batch(self, batch: Batch) -> None:
+        db = self._db
+        high = self._high_water(batch.names)
+        firsts = batch.ts[batch.starts[:-1]].tolist()
+        # Normal case: a sensor's readings are all newer than what is stored - append.
+        fast = np.array(
+            [(hw := high.get(name)) is None or first > hw for name, first in zip(batch.names, firsts, strict=True)],
+            dtype=bool,
+        )
+        appended = batch if fast.all() else batch.select(fast)
+        if len(appended):
+            rows = appended.hour_chunks()
+            db.executemany("INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._appended.update((r[0], r[1]) for r in rows)
+            for level, table in _ROLLUP_TABLE.items():
+                agg = window_arrays(appended.ts, appended.values, level, appended.starts[:-1])
+                db.executemany(_MERGE_ROLLUP.format(table=table), agg.rows(appended.names))
+        for g in np.flatnonzero(~fast).tolist():
+            s = batch.series(g)
+            self._write_hours(s.sensor_id, s.ts, s.values, replace=False)
+        ends = (batch.starts[1:] - 1).tolist()
+        db.executemany(
+            _UPSERT_LATEST,
+            list(zip(batch.names, batch.ts[ends].tolist(), batch.values[ends].tolist(), strict=True)),
+        )
+
+    def _write_hours(self, sensor: str, ts: np.ndarray, values: np.ndarray, replace: bool) -> None:
+        """Merge readings into the stored hours they fall in and recompute those hours' rollups."""
+        db = self._db
+        for hour, new_ts, new_values in split_hours(ts, values):
+            rows = db.execute(
+                "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour = ? ORDER BY first", (sensor, hour)
+            ).fetchall()
+            old_ts, old_values = unpack((r[0] for r in rows), (r[1] for r in rows))
+            merged_ts, merged_values, changed = merge_last_wins(old_ts, old_values, new_ts, new_values)
+            if not changed and not replace:
+                continue  # an identical rewrite: nothing to do
+            db.execute("DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour))
+            db.execute(
+                "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (sensor, hour, int(merged_ts[0]), int(merged_ts[-1]), len(merged_ts), *pack(merged_ts, merged_values)),
+            )
+            self._appended.discard((sensor, hour))
+            for level, table in _ROLLUP_TABLE.items():
+                agg = window_arrays(merged_ts, merged_values, level)
+                db.executemany(_REPLACE_ROLLUP.format(table=table), agg.rows([sensor]))
+
+    # ---- maintenance: retention and compaction -------------------------------
+
+    def maintain(self) -> None:
+        """Apply retention and compact hours written in many small chunks (never raises)."""
+        try:
+            self.enforce_retention()
+            self._compact()
+        except HistorianError as exc:  # stored data is safe; the next pass retries
+            log.warning("maintenance of %s failed: %s", self.path, exc)
+
+    def _compact(self) -> None:
+        """Rewrite each finished (sensor, hour) appended in several chunks as one chunk."""
+        with self._lock:
+            pending = sorted(self._appended)
+            if not pending:
+                return
+            try:
+                high = self._high_water(sorted({s for s, _ in pending}))
+                done = 0
+                with self._db:
+                    for sensor, hour in pending:
+                        hw = high.get(sensor)
+                        if hw is None or hour + HOUR_MS > hw:
+                            continue  # the sensor is still writing into this hour
+                        self._appended.discard((sensor, hour))
+                        rows = self._db.execute(
+                            "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour = ? ORDER BY first",
+                            (sensor, hour),
+                        ).fetchall()
+                        if len(rows) < 2:
+                            continue
+                        ts, values = unpack((r[0] for r in rows), (r[1] for r in rows))
+                        self._db.execute("DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour))
+                        self._db.execute(
+                            "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            (sensor, hour, int(ts[0]), int(ts[-1]), len(ts), *pack(ts, values)),
+                        )
+                        done += 1
+                if done:
+                    log.debug("compacted %d sensor-hours", done)
+            except sqlite3.OperationalError as exc:
+                raise HistorianUnavailable(f"SQLite compaction failed: {exc}") from exc
+
+    def _delete_before(self, cutoffs: dict[int, int]) -> dict[str, int]:
+        deleted: dict[str, int] = {}
+        with self._lock:
+            if self.readonly:
+                return deleted
+            try:
+                with self._db:
+                    sensors = [r[0] for r in self._db.execute("SELECT sensor FROM latest")]
+                    tables = {RAW: ("chunks", "hour"), MINUTE_MS: ("rollup_1m", "start"), HOUR_MS: ("rollup_1h", "start")}
+                    for level, cut in cutoffs.items():
+                        table, col = tables[level]
+                        if level == RAW:
+                            deleted["readings"] = sum(
+                                self._db.execute(
+                                    "SELECT coalesce(sum(n), 0) FROM chunks WHERE sensor = ? AND hour < ?", (s, cut)
+                                ).fetchone()[0]
+                                for s in sensors
+                            )
+                        cur = self._db.executemany(
+                            f"DELETE FROM {table} WHERE sensor = ? AND {col} < ?", [(s, cut) for s in sensors]
+                        )
+                        if level != RAW:
+                            deleted[table] = cur.rowcount
+                    if RAW in cutoffs:
+                        cur = self._db.execute("DELETE FROM dead_letters WHERE received_ms < ?", (cutoffs[RAW],))
+                        deleted["dead_letters"] = cur.rowcount
+                    if self._enforced_now is not None:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO meta (key, value) VALUES ('retention_now', ?)",
+                            (str(self._enforced_now),),
+                        )
+            except sqlite3.OperationalError as exc:
+                raise HistorianUnavailable(f"SQLite retention pass failed: {exc}") from exc
+        if any(deleted.values()):
+            log.info("retention removed %s", ", ".join(f"{k}={v}" for k, v in deleted.items()))
+        return deleted
 
     # ---- reading -------------------------------------------------------------
 
@@ -124,66 +400,97 @@ class SqliteHistorian(Historian):
             except sqlite3.OperationalError as exc:
                 raise HistorianUnavailable(f"SQLite query failed: {exc}") from exc
 
+    def _raw_since(self, since_ms: int) -> int:
+        h = self.horizon(RAW)
+        return since_ms if h is None else max(since_ms, h)
+
+    def _load(self, sensor: str, since_ms: int, until_ms: int) -> tuple[np.ndarray, np.ndarray]:
+        """Stored readings of one sensor with ``since <= ts < until``, sorted by time."""
+        since_ms = self._raw_since(since_ms)
+        if since_ms >= until_ms:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        rows = self._fetch(
+            "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour >= ? AND hour < ? ORDER BY hour, first",
+            (sensor, since_ms - since_ms % HOUR_MS, until_ms),
+        )
+        ts, values = unpack((r[0] for r in rows), (r[1] for r in rows))
+        lo, hi = np.searchsorted(ts, since_ms, "left"), np.searchsorted(ts, until_ms, "left")
+        return ts[lo:hi], values[lo:hi]
+
     def query(self, sensor_ids: Sequence[str], since_ms: int, until_ms: int) -> list[Reading]:
         out: list[Reading] = []
-        for sid in sensor_ids:
-            rows = self._fetch(
-                "SELECT ts, value FROM readings WHERE sensor = ? AND ts >= ? AND ts < ? ORDER BY ts",
-                (sid, since_ms, until_ms),
-            )
-            out.extend(Reading(sid, ts, v) for ts, v in rows)
+        for sid in dict.fromkeys(sensor_ids):
+            ts, values = self._load(sid, since_ms, until_ms)
+            out.extend(map(Reading, repeat(sid), ts.tolist(), values.tolist()))
         return out
 
-    def query_windows(
-        self, sensor_ids: Sequence[str], since_ms: int, until_ms: int, every_ms: int
-    ) -> list[Window]:
-        if every_ms <= 0:
-            raise HistorianError(f"window must be > 0 ms, got {every_ms}")
-        out: list[Window] = []
+    def _partials(
+        self, level_ms: int, sensor_ids: list[str], since_ms: int, until_ms: int, every_ms: int
+    ) -> dict[str, list[Partial]]:
+        out: dict[str, list[Partial]] = {}
         for sid in sensor_ids:
-            args = (every_ms, every_ms, sid, since_ms, until_ms)
+            if level_ms == RAW:
+                ts, values = self._load(sid, since_ms, until_ms)
+                out[sid] = window_arrays(ts, values, every_ms).partials()
+                continue
+            table = _ROLLUP_TABLE[level_ms]
+            if every_ms == level_ms:
+                out[sid] = [
+                    Partial(*row)
+                    for row in self._fetch(
+                        f"SELECT start, n, total, lo, hi, last, last_ts FROM {table}"
+                        " WHERE sensor = ? AND start >= ? AND start < ? ORDER BY start",
+                        (sid, since_ms, until_ms),
+                    )
+                ]
+                continue
+            args = (every_ms, sid, since_ms, until_ms)
+            w = _W.format(col="start")
             aggs = self._fetch(
-                "SELECT (ts / ?) * ? AS w, avg(value), min(value), max(value), count(*) FROM readings"
-                " WHERE sensor = ? AND ts >= ? AND ts < ? GROUP BY w ORDER BY w",
+                f"SELECT {w} AS w, sum(n), sum(total), min(lo), max(hi) FROM {table}"
+                " WHERE sensor = ?2 AND start >= ?3 AND start < ?4 GROUP BY w ORDER BY w",
                 args,
             )
-            # SQLite returns the bare column from the row holding the single max():
-            lasts = dict(
-                (w, v)
-                for w, _, v in self._fetch(
-                    "SELECT (ts / ?) * ? AS w, max(ts), value FROM readings"
-                    " WHERE sensor = ? AND ts >= ? AND ts < ? GROUP BY w",
+            # A single max() makes SQLite return the bare column from that row:
+            lasts = {
+                w_: (v, t)
+                for w_, t, v in self._fetch(
+                    f"SELECT {w} AS w, max(last_ts), last FROM {table}"
+                    " WHERE sensor = ?2 AND start >= ?3 AND start < ?4 GROUP BY w",
                     args,
                 )
-            )
-            out.extend(Window(sid, w, mean, lo, hi, lasts[w], n) for w, mean, lo, hi, n in aggs)
+            }
+            out[sid] = [Partial(w_, n, total, lo, hi, *lasts[w_]) for w_, n, total, lo, hi in aggs]
         return out
 
     def latest(self, sensor_ids: Iterable[str] | None = None) -> dict[str, Reading]:
+        floor = self._raw_since(_MIN_INT64)
         if sensor_ids is None:
-            rows = self._fetch("SELECT sensor, ts, value FROM latest", ())
+            rows = self._fetch("SELECT sensor, ts, value FROM latest WHERE ts >= ?", (floor,))
         else:
-            ids = list(sensor_ids)
+            ids = list(dict.fromkeys(sensor_ids))
             rows = []
-            for i in range(0, len(ids), 500):  # stay under SQLite's variable limit
-                chunk = ids[i : i + 500]
+            for i in range(0, len(ids), _IN_CHUNK):
+                part = ids[i : i + _IN_CHUNK]
                 rows += self._fetch(
-                    f"SELECT sensor, ts, value FROM latest WHERE sensor IN ({_placeholders(len(chunk))})",
-                    chunk,
+                    f"SELECT sensor, ts, value FROM latest WHERE ts >= ? AND sensor IN ({_placeholders(len(part))})",
+                    [floor, *part],
                 )
         return {s: Reading(s, ts, v) for s, ts, v in rows}
 
     def counts(self) -> dict[str, int]:
-        return dict(self._fetch("SELECT sensor, count(*) FROM readings GROUP BY sensor", ()))
+        # Horizons are whole hours, so whole chunks are in or out.
+        return dict(
+            self._fetch(
+                "SELECT sensor, sum(n) FROM chunks WHERE hour >= ? GROUP BY sensor", (self._raw_since(_MIN_INT64),)
+            )
+        )
 
     def dead_letters(
         self, since_ms: int | None = None, reason: str | None = None, limit: int = 100
     ) -> list[DeadLetter]:
-        sql = "SELECT received_ms, topic, payload, reason, detail, sensor FROM dead_letters WHERE 1=1"
-        args: list[object] = []
-        if since_ms is not None:
-            sql += " AND received_ms >= ?"
-            args.append(since_ms)
+        sql = "SELECT received_ms, topic, payload, reason, detail, sensor FROM dead_letters WHERE received_ms >= ?"
+        args: list[object] = [self._raw_since(since_ms if since_ms is not None else _MIN_INT64)]
         if reason is not None:
             sql += " AND reason = ?"
             args.append(reason)
@@ -192,8 +499,16 @@ class SqliteHistorian(Historian):
         return [DeadLetter(t, tp, bytes(p), r, d, s) for t, tp, p, r, d, s in self._fetch(sql, args)]
 
     def dead_letter_counts(self) -> dict[str, int]:
-        return dict(self._fetch("SELECT reason, count(*) FROM dead_letters GROUP BY reason", ()))
+        return dict(
+            self._fetch(
+                "SELECT reason, count(*) FROM dead_letters WHERE received_ms >= ? GROUP BY reason",
+                (self._raw_since(_MIN_INT64),),
+            )
+        )
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            try:
+                self._db.close()
+            except sqlite3.Error as exc:
+                log.warning("closing %s: %s", self.path, exc)
