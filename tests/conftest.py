@@ -6,6 +6,7 @@ import shutil
 
 pytest_plugins = [
     "tests.fixtures.mosquitto",
+    "tests.fixtures.influxdb",
 ]
 
 

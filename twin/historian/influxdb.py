@@ -83,15 +83,22 @@ class InfluxHistorian(RollupHistorian):
         self._lock = threading.Lock()
         self._pending: dict[str, set[int]] = {}  # minute windows to settle later
         self._pending_since: float | None = None
-        if settings.manage and not readonly:
-            try:
-                self._t.ensure_schema(settings.retention)
-            except HistorianError:
-                self._t.close()
-                raise
+        # Created on the first write, not here: an ingest that starts while InfluxDB
+        # is down must come up and spool, not crash.
+        self._schema_ready = readonly or not settings.manage
+
+    def ensure_schema(self) -> None:
+        """Create the database and retention policies (1.x) or buckets (2.x) if missing."""
+        if not self._schema_ready:
+            self._t.ensure_schema(self.settings.retention)
+            self._schema_ready = True
 
     def __repr__(self) -> str:
         return f"InfluxHistorian({self.settings})"
+
+    def _query(self, level: int, q: str, epoch: str = "ms", what: str = "query") -> list:
+        self.ensure_schema()  # a writable historian creates what it reads from, too
+        return self._t.query(level, q, epoch=epoch, what=what)
 
     def _src(self, level: int, measurement: str | None = None) -> str:
         return self._t.source(level, measurement or MEASUREMENTS[level])
@@ -109,6 +116,7 @@ class InfluxHistorian(RollupHistorian):
         for d in letters:
             if not d.reason:
                 raise HistorianError(f"dead letter from {d.topic[:80]!r} has an empty reason")
+        self.ensure_schema()
         if rows:
             raw = MEASUREMENTS[RAW]
             self._t.write(
@@ -187,6 +195,7 @@ class InfluxHistorian(RollupHistorian):
         # this deletes explicitly, e.g. after retention was shortened.
         if self.readonly:
             return {}
+        self.ensure_schema()
         for level, cut in cutoffs.items():
             self._t.delete_before(level, MEASUREMENTS[level], cut)
             if level == RAW:
@@ -210,7 +219,7 @@ class InfluxHistorian(RollupHistorian):
             f" GROUP BY time({duration(every_ms)}), {quote_ident(SENSOR_TAG)} fill(none)"
         )
         out: dict[str, list[Partial]] = {}
-        for result in self._t.query(level, q, what="window query"):
+        for result in self._query(level, q, what="window query"):
             for series in result:
                 sensor = decode_text(series.tags.get(SENSOR_TAG, ""))
                 out[sensor] = [
@@ -240,7 +249,7 @@ class InfluxHistorian(RollupHistorian):
                 f" WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in sensors])} AND {time_range(since, until_ms)}"
                 f" GROUP BY {quote_ident(SENSOR_TAG)}"
             )
-            for result in self._t.query(RAW, q, what="raw query"):
+            for result in self._query(RAW, q, what="raw query"):
                 for series in result:
                     sid = decode_text(series.tags.get(SENSOR_TAG, ""))
                     found[sid] = [Reading(sid, int(t), float(v)) for t, v in series.values]
@@ -264,7 +273,7 @@ class InfluxHistorian(RollupHistorian):
             if where:
                 q += " WHERE " + " AND ".join(where)
             q += f" GROUP BY {quote_ident(SENSOR_TAG)}"
-            for result in self._t.query(RAW, q, what="latest query"):
+            for result in self._query(RAW, q, what="latest query"):
                 for series in result:
                     sid = decode_text(series.tags.get(SENSOR_TAG, ""))
                     t, v = series.values[-1][:2]
@@ -278,7 +287,7 @@ class InfluxHistorian(RollupHistorian):
             q += f" WHERE {time_range(since)}"
         q += f" GROUP BY {quote_ident(SENSOR_TAG)}"
         out: dict[str, int] = {}
-        for result in self._t.query(RAW, q, what="count query"):
+        for result in self._query(RAW, q, what="count query"):
             for series in result:
                 n = int(series.values[0][1]) if series.values else 0
                 if n:
@@ -302,7 +311,7 @@ class InfluxHistorian(RollupHistorian):
             q += " WHERE " + " AND ".join(where)
         q += f" ORDER BY time DESC LIMIT {limit}"
         out: list[DeadLetter] = []
-        for result in self._t.query(RAW, q, epoch="ns", what="dead-letter query"):
+        for result in self._query(RAW, q, epoch="ns", what="dead-letter query"):
             for series in result:
                 for t, topic, payload, detail, sensor, why in series.values:
                     out.append(
@@ -324,7 +333,7 @@ class InfluxHistorian(RollupHistorian):
             q += f" WHERE {time_range(since)}"
         q += ' GROUP BY "reason"'
         out: dict[str, int] = {}
-        for result in self._t.query(RAW, q, what="dead-letter count query"):
+        for result in self._query(RAW, q, what="dead-letter count query"):
             for series in result:
                 n = int(series.values[0][1]) if series.values else 0
                 if n:
