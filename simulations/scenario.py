@@ -15,6 +15,7 @@ A scenario file (YAML)::
           - {target: logistics.dispatch, set: shared}
           - add_machine: {line: hanbit-f1-l1, parallel_to: hanbit-f1-smt, id: hanbit-f1-smt-2}
           - add_truck: {id: truck-11, copy: truck-01}
+          - remove_truck: truck-02
           - disaster: {kind: flood, zone: B, day: 3, duration_h: 12}
 
 Scenarios face the baseline's demand: order rates derived from ``utilisation`` are
@@ -383,13 +384,21 @@ def _apply_change(ctx: _Ctx, path: tuple[Any, ...], change: Any, cdata: dict[str
                   sdata: dict[str, Any], base: ModelSettings) -> None:
     if not isinstance(change, dict) or not change:
         raise ctx.error(path, "a change must be a mapping: {target: ..., set|scale|add: ...}, "
-                              "{add_machine: ...}, {add_truck: ...} or {disaster: ...}")
+                              "{add_machine: ...}, {add_truck: ...}, {remove_truck: ID} or {disaster: ...}")
     if "add_machine" in change:
         _only(ctx, path, change, "add_machine")
         return _add_machine(ctx, (*path, "add_machine"), change["add_machine"], cdata, sdata)
     if "add_truck" in change:
         _only(ctx, path, change, "add_truck")
         return _add_truck(ctx, (*path, "add_truck"), change["add_truck"], cdata)
+    if "remove_truck" in change:
+        _only(ctx, path, change, "remove_truck")
+        tid = change["remove_truck"]
+        lg = cdata.get("logistics") or {}
+        if not isinstance(tid, str) or _find("truck", tid, cdata) is None:
+            raise ctx.error((*path, "remove_truck"), f"unknown truck {tid!r}; known: {_known('truck', cdata)}")
+        lg["trucks"] = [t for t in lg["trucks"] if t["id"] != tid]
+        return None
     if "disaster" in change:
         _only(ctx, path, change, "disaster")
         sdata.setdefault("disasters", [])

@@ -145,8 +145,8 @@ class MachineSettings(_MachineBehaviour):
     )
 
 
-def _rel(kind: str, mean: float, **kw: float) -> Distribution:
-    return parse_distribution({"dist": kind, "mean": mean, "unit": "relative", **kw})
+def _rel(kind: str, mean: float) -> Distribution:
+    return parse_distribution({"dist": kind, "mean": mean, "unit": "relative"})
 
 
 class DefaultSettings(_ReleaseFields, _MachineBehaviour):
@@ -161,7 +161,9 @@ class DefaultSettings(_ReleaseFields, _MachineBehaviour):
     materials: bool | None = False
     max_wait_h: float | None = Field(default=2.0, gt=0)
     due_h: float | None = Field(default=4.0, gt=0)
-    processing: DistSpec | None = Field(default_factory=lambda: _rel("lognormal", 1.1, cv=0.15))
+    # Never faster than the ideal cycle time (ISO performance <= 1), 10% slower on average.
+    processing: DistSpec | None = Field(default_factory=lambda: parse_distribution(
+        {"dist": "triangular", "low": 1.0, "mode": 1.05, "high": 1.25, "unit": "relative"}))
     time_to_failure: DistSpec | None = Field(default_factory=lambda: _rel("exponential", 1.0))
     time_to_repair: DistSpec | None = Field(default_factory=lambda: _rel("exponential", 1.0))
     setup: DistSpec | None = Field(
