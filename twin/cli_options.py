@@ -19,7 +19,11 @@ historian_option = click.option(
     envvar="TWIN_HISTORIAN",
     required=True,
     metavar="URL",
-    help="Historian: sqlite:///abs/path.db or sqlite://rel/path.db [env: TWIN_HISTORIAN]",
+    help="Historian: sqlite:///abs/path.db or sqlite://rel/path.db; "
+    "influxdb://host:8086/BUCKET?org=ORG (InfluxDB 2.x; token from INFLUXDB_TOKEN, "
+    "TWIN_INFLUXDB_TOKEN_FILE or ?token_file=PATH); influxdbs://... for TLS; "
+    "influxdb://[user:pass@]host:8086/DATABASE?api=v1 (InfluxDB 1.x). "
+    "Retention: ?keep_raw=35d&keep_1m=400d&keep_1h=inf. See docs/historian.md [env: TWIN_HISTORIAN]",
 )
 config_option = click.option(
     "--config",
