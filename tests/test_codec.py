@@ -479,23 +479,11 @@ def test_decoding_is_deterministic(codec: Codec) -> None:
 # ---- known bugs (reported; remove the markers once twin/codec.py is fixed) ----------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="twin/codec.py:227 float(value) raises OverflowError for an integer literal beyond "
-    "the float range (orjson refuses it, the json fallback returns a Python int)",
-)
 def test_huge_integer_value_is_rejected_not_raised(codec: Codec) -> None:
     d = codec.decode(SMT, raw_reading("1" + "0" * 400), NOW)
     assert summary(d) == [(Reason.OUT_OF_RANGE, POWER, None)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="twin/codec.py:246/251 format (ts_ms - now_ms) / 1000 in the rejection detail, which "
-    "raises OverflowError for an integer timestamp beyond the float range",
-)
 def test_huge_integer_timestamp_costs_only_its_own_reading(codec: Codec) -> None:
     payload = b'{"readings": [%s, %s]}' % (raw_reading(ts="1" + "0" * 400), js(one()))
     d = codec.decode(SMT, payload, NOW)
@@ -503,13 +491,6 @@ def test_huge_integer_timestamp_costs_only_its_own_reading(codec: Codec) -> None
     assert summary(d) == [(Reason.TS_FUTURE, POWER, 0)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason="twin/codec.py: orjson refuses a lone surrogate escape, the json fallback accepts it, "
-    "and _one copies the raw id into Rejection.sensor_id (codec.py:193), which SQLite cannot "
-    "store; one such message makes the ingest's dead-letter write raise",
-)
 def test_lone_surrogate_sensor_id_is_storable(codec: Codec) -> None:
     payload = b'{"readings": [{"sensor": "\\ud800", "ts": %d, "value": 1}, %s]}' % (NOW, js(one()))
     d = codec.decode(SMT, payload, NOW)

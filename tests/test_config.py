@@ -423,11 +423,6 @@ def test_load_yaml_size_limit_is_a_parameter(tmp_path: Path) -> None:
     assert data["site"]["id"] == "tiny-park" and root is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="twin/config.py binds MAX_CONFIG_BYTES as load_yaml's default at import time, "
-    "so changing the module constant has no effect (reported; remove this marker once fixed)",
-)
 def test_file_too_large_follows_the_module_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -492,12 +487,6 @@ def test_multiple_documents_are_refused(tmp_path: Path) -> None:
     assert err.line == len(TINY_TEXT.splitlines()) + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=yaml.YAMLError,
-    reason="twin/config.py:130 builds the YAML loader outside the try block, so PyYAML's "
-    "ReaderError for a control character escapes unwrapped (reported; remove once fixed)",
-)
 def test_control_character_is_a_config_error(tmp_path: Path) -> None:
     err = fails(write(tmp_path, "version: 1\x00\n"))
     assert err.path == ""

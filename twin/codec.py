@@ -97,6 +97,21 @@ class Limits:
 _MISSING = object()
 
 
+def _storable(text: str) -> str:
+    """Text that encodes as UTF-8 (the stdlib parser lets lone surrogates through)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def _short(n: int) -> str:
+    """An integer for a message, bounded in length (payloads may carry huge ones)."""
+    text = str(n)
+    return text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
+
+
 def _ts_to_ms(ts: Any) -> int | str:
     """Epoch ms, or an error text."""
     if isinstance(ts, bool):
@@ -189,8 +204,9 @@ class Codec:
             return
         meta = self._sensors.get(sid)
         if meta is None:
+            safe = _storable(sid[:200])
             out.rejections.append(
-                Rejection(Reason.UNKNOWN_SENSOR, f"sensor {sid[:80]!r} is not in the config", sid[:200], idx)
+                Rejection(Reason.UNKNOWN_SENSOR, f"sensor {safe[:80]!r} is not in the config", safe, idx)
             )
             return
         owner, device, lo, hi, unit = meta
@@ -206,13 +222,15 @@ class Codec:
             return
         extra = r.keys() - {"sensor", "ts", "value", "unit"}
         if extra:
-            out.rejections.append(
-                Rejection(Reason.BAD_SCHEMA, f"unknown key(s) {sorted(map(str, extra))[:5]}", sid, idx)
-            )
+            keys = _storable(str(sorted(str(k)[:40] for k in extra)[:5]))
+            out.rejections.append(Rejection(Reason.BAD_SCHEMA, f"unknown key(s) {keys}", sid, idx))
             return
         if "unit" in r and r["unit"] != unit:
             out.rejections.append(
-                Rejection(Reason.UNIT_MISMATCH, f"unit {str(r['unit'])[:20]!r}, config says {unit!r}", sid, idx)
+                Rejection(
+                    Reason.UNIT_MISMATCH,
+                    f"unit {_storable(str(r['unit'])[:20])!r}, config says {unit!r}", sid, idx,
+                )
             )
             return
         value = r.get("value", _MISSING)
@@ -224,7 +242,11 @@ class Codec:
                 Rejection(Reason.WRONG_TYPE, f"value must be a number, got {type(value).__name__}", sid, idx)
             )
             return
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer too large for a double
+            out.rejections.append(Rejection(Reason.OUT_OF_RANGE, "value does not fit a double", sid, idx))
+            return
         if not math.isfinite(value):
             out.rejections.append(Rejection(Reason.NOT_FINITE, f"value is {value}", sid, idx))
             return
@@ -243,12 +265,12 @@ class Codec:
             return
         if ts_ms > now_ms + self.limits.max_future_s * 1000:
             out.rejections.append(
-                Rejection(Reason.TS_FUTURE, f"timestamp {ts_ms} is {(ts_ms - now_ms) / 1000:.0f} s ahead", sid, idx)
+                Rejection(Reason.TS_FUTURE, f"timestamp {_short(ts_ms)} is {_short((ts_ms - now_ms) // 1000)} s ahead", sid, idx)
             )
             return
         if ts_ms < now_ms - self.limits.max_past_s * 1000:
             out.rejections.append(
-                Rejection(Reason.TS_PAST, f"timestamp {ts_ms} is {(now_ms - ts_ms) / 1000:.0f} s old", sid, idx)
+                Rejection(Reason.TS_PAST, f"timestamp {_short(ts_ms)} is {_short((now_ms - ts_ms) // 1000)} s old", sid, idx)
             )
             return
         out.readings.append(Reading(sid, ts_ms, value))

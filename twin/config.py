@@ -104,13 +104,15 @@ def _line_of(root: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def load_yaml(path: str | os.PathLike[str], max_bytes: int = MAX_CONFIG_BYTES) -> tuple[Any, yaml.Node | None]:
+def load_yaml(path: str | os.PathLike[str], max_bytes: int | None = None) -> tuple[Any, yaml.Node | None]:
     """Read a YAML file safely: size limit, UTF-8, no duplicate keys, no alias bombs.
 
     Returns the data and the composed node tree (for locating errors by line).
     """
     src = str(path)
     p = Path(path)
+    if max_bytes is None:
+        max_bytes = MAX_CONFIG_BYTES
     try:
         size = p.stat().st_size
     except FileNotFoundError:
@@ -127,7 +129,10 @@ def load_yaml(path: str | os.PathLike[str], max_bytes: int = MAX_CONFIG_BYTES) -
         raise ConfigError(src, "", f"not UTF-8 text (byte {exc.start})") from exc
     except OSError as exc:
         raise ConfigError(src, "", f"cannot read file: {exc.strerror or exc}") from exc
-    loader = _UniqueKeyLoader(text)
+    try:
+        loader = _UniqueKeyLoader(text)
+    except yaml.YAMLError as exc:  # e.g. control characters the reader refuses
+        raise ConfigError(src, "", f"invalid YAML: {exc}") from exc
     try:
         root = loader.get_single_node()
         if root is None:
@@ -141,7 +146,7 @@ def load_yaml(path: str | os.PathLike[str], max_bytes: int = MAX_CONFIG_BYTES) -
         reason = f"invalid YAML: {exc.problem or exc.context}"
         raise ConfigError(src, "", reason, line) from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(src, "", f"invalid YAML: {exc}") from exc
+        raise ConfigError(src, "", f"invalid YAML: {exc}".splitlines()[0]) from exc
     except RecursionError as exc:
         raise ConfigError(src, "", "document is nested too deeply") from exc
     finally:
