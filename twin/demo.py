@@ -6,12 +6,14 @@ through MQTT and the historian, as they do in production.
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import webbrowser
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,22 @@ def _wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen) -> 
         except OSError:
             time.sleep(0.1)
     raise click.ClickException(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+def _wait_ingest(port: int, timeout: float, proc: subprocess.Popen) -> None:
+    """Wait until the ingest reports a broker connection on its /health endpoint."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise click.ClickException(f"ingest exited ({proc.returncode}) while starting")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                if json.loads(r.read()).get("broker_down_s") == 0:
+                    return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise click.ClickException(f"ingest did not connect to the broker within {timeout:.0f} s")
 
 
 @dataclass
@@ -111,9 +129,12 @@ class _Parts:
 @click.option("--duration", type=click.FloatRange(min=1.0), default=None,
               help="Run headless for this many seconds, then stop everything and exit 0.")
 @click.option("--no-browser", is_flag=True, help="Do not open a web browser.")
+@click.option("--broker-engine", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto",
+              show_default=True, help="Broker to start when --broker is not given: auto = Mosquitto "
+              "if installed, else the embedded pure-Python amqtt broker.")
 @log_level_option
 def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float,
-         duration: float | None, no_browser: bool, log_level: str) -> None:
+         duration: float | None, no_browser: bool, broker_engine: str, log_level: str) -> None:
     """Run the whole twin locally: broker, sensor fleet, ingest and dashboard.
 
     Ctrl-C stops every part cleanly. Logs of each part are in DATA_DIR/logs.
@@ -135,7 +156,9 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
     ok = True
     try:
         if broker is None:
-            engine = "mosquitto" if find_mosquitto() else "amqtt"
+            engine = broker_engine
+            if engine == "auto":
+                engine = "mosquitto" if find_mosquitto() else "amqtt"
             bport = _free_port(1883)
             proc = parts.start("broker", ["broker", "--port", str(bport), "--engine", engine,
                                           "--data-dir", str(data / "broker")])
@@ -143,11 +166,15 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
             broker = broker_url_for(engine, "127.0.0.1", bport)
         parse_broker_url(broker)
         common = ["--broker", broker, "--config", config]
-        parts.start("ingest", ["ingest", *common, "--historian", historian,
-                               "--spool-dir", str(data / "spool"), "--log-level", log_level])
+        iport = _free_port(9108)
+        ingest_proc = parts.start("ingest", ["ingest", *common, "--historian", historian,
+                                             "--spool-dir", str(data / "spool"), "--http-port", str(iport),
+                                             "--log-level", log_level])
         dport = _free_port(port)
         dash_proc = parts.start("dashboard", ["dashboard", *common, "--historian", historian,
                                               "--port", str(dport), "--log-level", log_level])
+        # the fleet starts once the ingest listens, so the first readings are not missed
+        _wait_ingest(iport, 60, ingest_proc)
         parts.start("sensors", ["sensors", *common, "--speed", str(speed), "--log-level", log_level])
         _wait_port("127.0.0.1", dport, 60, dash_proc)
         dash_url = f"http://127.0.0.1:{dport}/"
@@ -155,6 +182,7 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
         click.echo(f"dashboard: {dash_url}")
         click.echo(f"broker:    {broker}")
         click.echo(f"historian: {historian}")
+        click.echo(f"ingest:    http://127.0.0.1:{iport}/metrics  /health")
         click.echo("press Ctrl-C to stop" if duration is None else f"running for {duration:.0f} s")
         if not no_browser and duration is None:
             webbrowser.open(dash_url)

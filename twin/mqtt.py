@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-import threading
+import time
 import uuid
 
 import paho.mqtt.client as mqtt
@@ -86,13 +86,13 @@ def connect(
     sends us: with manual acknowledgement, that is the back-pressure window.
     """
     if url.protocol == 5:
-        props = None
+        props: Properties | None = None
         if persistent or receive_maximum:
             props = Properties(PacketTypes.CONNECT)
-        if persistent:
-            props.SessionExpiryInterval = session_expiry_s
-        if receive_maximum:
-            props.ReceiveMaximum = receive_maximum
+            if persistent:
+                props.SessionExpiryInterval = session_expiry_s
+            if receive_maximum:
+                props.ReceiveMaximum = receive_maximum
         client.connect_async(
             url.host, url.port, keepalive=keepalive, clean_start=not persistent, properties=props
         )
@@ -102,11 +102,8 @@ def connect(
 
 def wait_connected(client: mqtt.Client, timeout: float) -> None:
     """Block until ``client`` is connected, or raise :class:`BrokerUnavailable`."""
-    done = threading.Event()
-    deadline_step = 0.05
-    waited = 0.0
+    deadline = time.monotonic() + timeout
     while not client.is_connected():
-        if waited >= timeout:
-            raise BrokerUnavailable(f"broker did not accept a connection within {timeout:.0f} s")
-        done.wait(deadline_step)
-        waited += deadline_step
+        if time.monotonic() >= deadline:
+            raise BrokerUnavailable(f"broker did not accept a connection within {timeout:g} s")
+        time.sleep(0.05)

@@ -96,9 +96,9 @@ class IngestWorker:
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         try:
-            self.writer.submit(
-                Inbound(msg.mid, msg.qos, msg.topic, msg.payload, time.time_ns() // 1_000_000)
-            )
+            # brokers enforce UTF-8 topics, but never let one odd byte stall the session
+            topic = msg._topic.decode("utf-8", "replace")
+            self.writer.submit(Inbound(msg.mid, msg.qos, topic, msg.payload, time.time_ns() // 1_000_000))
         except Exception:  # a paho callback must never raise
             log.exception("could not queue a message on %s", msg.topic[:200])
 

@@ -107,7 +107,11 @@ class BatchWriter:
         while True:
             batch = self._take()
             if batch:
-                self._handle(batch)
+                try:
+                    self._handle(batch)
+                except Exception as exc:  # a bug must not stop the writer, nor lose the messages
+                    log.exception("could not process a batch of %d message(s)", len(batch))
+                    self._quarantine(batch, exc)
             elif self._stopping:
                 break
             self._drain_spool()
@@ -163,6 +167,19 @@ class BatchWriter:
             stored_ms = self.clock_ms()
             # one observation per batch keeps the hot path cheap: the newest reading's lag
             lag.observe(max(0.0, (stored_ms - max(r.ts_ms for r in readings)) / 1000))
+
+    def _quarantine(self, batch: list[Inbound], exc: Exception) -> None:
+        """Keep messages that broke processing as dead letters, then acknowledge them."""
+        letters = [
+            DeadLetter.make(m.received_ms, m.topic, m.payload, "ingest_error", f"{type(exc).__name__}: {exc}")
+            for m in batch
+        ]
+        try:
+            if self._persist([], letters):
+                for m in batch:
+                    self.ack(m.mid, m.qos)
+        except Exception:
+            log.exception("could not keep %d message(s) as dead letters; the broker will redeliver them", len(batch))
 
     def _store(self, readings: list[Reading], letters: list[DeadLetter]) -> bool:
         """Try the historian once; False (and a scheduled retry) if it failed."""
