@@ -25,11 +25,27 @@ class Buffer:
     """Work waiting in front of machine ``owner`` (capacity in lots; ``inf`` = unbounded)."""
 
     __slots__ = (
-        "env", "owner", "line", "capacity", "items", "units", "_getters", "_putters",
-        "_area", "_last", "_sink",
+        "env",
+        "owner",
+        "line",
+        "capacity",
+        "items",
+        "units",
+        "_getters",
+        "_putters",
+        "_area",
+        "_last",
+        "_sink",
     )
 
-    def __init__(self, env: simpy.Environment, owner: str, line: str, capacity: float, sink: Sink | None = None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        owner: str,
+        line: str,
+        capacity: float,
+        sink: Sink | None = None,
+    ):
         if not capacity >= 1:
             raise ValueError(f'"capacity" must be >= 1 (got {capacity!r})')
         self.env = env
@@ -53,10 +69,17 @@ class Buffer:
         self.units += delta
         if self._sink is not None:
             self._sink(
-                SimEvent(now, BUFFER_LEVEL, self.owner, {
-                    "units": self.units, "lots": len(self.items),
-                    "capacity": None if math.isinf(self.capacity) else int(self.capacity), "line": self.line,
-                })
+                SimEvent(
+                    now,
+                    BUFFER_LEVEL,
+                    self.owner,
+                    {
+                        "units": self.units,
+                        "lots": len(self.items),
+                        "capacity": None if math.isinf(self.capacity) else int(self.capacity),
+                        "line": self.line,
+                    },
+                )
             )
 
     def unit_area(self) -> float:

@@ -97,29 +97,93 @@ def _write_json(path: str, data: dict[str, Any]) -> None:
 
 @click.command("simulate")
 @click.argument("scenario_file", metavar="SCENARIO.yaml")
-@click.option("--config", default=None, metavar="PATH",
-              help="Complex config ('demo', 'tiny' or a path); default: the scenario's 'config' key, "
-                   "else TWIN_CONFIG, else demo.")
-@click.option("--replications", type=click.IntRange(min=1, max=10_000), default=None,
-              help="Replications per scenario [default: the scenario's run.replications, else 5].")
-@click.option("--seed", type=click.IntRange(min=0), default=None, help="Random seed [default: run.seed, else 1].")
-@click.option("--jobs", type=click.IntRange(min=1, max=512), default=1, show_default=True,
-              help="Worker processes for replications (1: run in this process).")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Run replications on a dask.distributed cluster instead of local processes.")
-@click.option("--days", type=click.FloatRange(min=0, min_open=True, max=3660), default=None,
-              help="Simulated days per replication, warm-up included [default: run.days, else 28].")
-@click.option("--warmup", "warmup_h", type=click.FloatRange(min=0), default=None, metavar="HOURS",
-              help="Warm-up excluded from statistics [default: run.warmup_h, else 24].")
-@click.option("--independent", is_flag=True,
-              help="Independent random streams per scenario instead of common random numbers.")
-@click.option("--json", "json_out", default=None, metavar="OUT", help="Write every KPI with mean, CI and unit.")
-@click.option("--report", "report_out", default=None, metavar="OUT.html", help="Write an HTML report with plotly charts.")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
+@click.option(
+    "--config",
+    default=None,
+    metavar="PATH",
+    help="Complex config ('demo', 'tiny' or a path); default: the scenario's 'config' key, "
+    "else TWIN_CONFIG, else demo.",
+)
+@click.option(
+    "--replications",
+    type=click.IntRange(min=1, max=10_000),
+    default=None,
+    help="Replications per scenario [default: the scenario's run.replications, else 5].",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Random seed [default: run.seed, else 1].",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1, max=512),
+    default=1,
+    show_default=True,
+    help="Worker processes for replications (1: run in this process).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Run replications on a dask.distributed cluster instead of local processes.",
+)
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True, max=3660),
+    default=None,
+    help="Simulated days per replication, warm-up included [default: run.days, else 28].",
+)
+@click.option(
+    "--warmup",
+    "warmup_h",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="HOURS",
+    help="Warm-up excluded from statistics [default: run.warmup_h, else 24].",
+)
+@click.option(
+    "--independent",
+    is_flag=True,
+    help="Independent random streams per scenario instead of common random numbers.",
+)
+@click.option(
+    "--json",
+    "json_out",
+    default=None,
+    metavar="OUT",
+    help="Write every KPI with mean, CI and unit.",
+)
+@click.option(
+    "--report",
+    "report_out",
+    default=None,
+    metavar="OUT.html",
+    help="Write an HTML report with plotly charts.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar on stderr.",
+)
 @log_level_option
-def simulate(scenario_file: str, config: str | None, replications: int | None, seed: int | None, jobs: int,
-             scheduler: str | None, days: float | None, warmup_h: float | None, independent: bool,
-             json_out: str | None, report_out: str | None, progress: bool, log_level: str) -> None:
+def simulate(
+    scenario_file: str,
+    config: str | None,
+    replications: int | None,
+    seed: int | None,
+    jobs: int,
+    scheduler: str | None,
+    days: float | None,
+    warmup_h: float | None,
+    independent: bool,
+    json_out: str | None,
+    report_out: str | None,
+    progress: bool,
+    log_level: str,
+) -> None:
     """Run the baseline and every scenario of SCENARIO.yaml with replications, and
     compare each scenario with the baseline (mean, 95% CI, paired difference).
 
@@ -144,10 +208,17 @@ def simulate(scenario_file: str, config: str | None, replications: int | None, s
         except ValueError as exc:
             _fail(f"{exc} (--days, --warmup)", 2)
         n_tasks = run.replications * len(plan.scenarios)
-        log.info("running %d replications of %d scenario(s) from %s", run.replications, len(plan.scenarios), plan.source)
+        log.info(
+            "running %d replications of %d scenario(s) from %s",
+            run.replications,
+            len(plan.scenarios),
+            plan.source,
+        )
         from tqdm import tqdm
 
-        with tqdm(total=n_tasks, desc="replications", unit="run", file=sys.stderr, disable=not progress) as bar:
+        with tqdm(
+            total=n_tasks, desc="replications", unit="run", file=sys.stderr, disable=not progress
+        ) as bar:
 
             def tick(done: int, total: int) -> None:
                 bar.update(done - bar.n)
@@ -160,10 +231,16 @@ def simulate(scenario_file: str, config: str | None, replications: int | None, s
         _fail(str(exc), 1)
     except TwinError as exc:
         _fail(str(exc), 1)
-    result.meta = {"scenario_file": plan.source, "name": plan.name, "config": plan.config,
-                   "executor": scheduler or (f"{jobs} local processes" if jobs > 1 else "in-process")}
-    click.echo(f"{plan.name}: {run.replications} replications x {len(plan.scenarios)} scenario(s), "
-               f"{run.days:g} days, warm-up {run.warmup_h:g} h, seed {run.seed}")
+    result.meta = {
+        "scenario_file": plan.source,
+        "name": plan.name,
+        "config": plan.config,
+        "executor": scheduler or (f"{jobs} local processes" if jobs > 1 else "in-process"),
+    }
+    click.echo(
+        f"{plan.name}: {run.replications} replications x {len(plan.scenarios)} scenario(s), "
+        f"{run.days:g} days, warm-up {run.warmup_h:g} h, seed {run.seed}"
+    )
     click.echo(_summary(result))
     if json_out is not None:
         _write_json(json_out, result.to_dict())

@@ -71,7 +71,9 @@ class Distribution:
         if names is None:
             raise ValueError(f'"dist" must be one of {sorted(KINDS)} (got {self.kind!r})')
         if len(self.params) != len(names):
-            raise ValueError(f"{self.kind} takes parameters {list(names)} (got {list(self.params)})")
+            raise ValueError(
+                f"{self.kind} takes parameters {list(names)} (got {list(self.params)})"
+            )
         for name, v in zip(names, self.params, strict=True):
             if not math.isfinite(v):
                 raise ValueError(f'"{name}" must be a finite number (got {v!r})')
@@ -103,13 +105,19 @@ class Distribution:
             if not self.values:
                 raise ValueError('"values" must be a non-empty list of numbers')
             if any((not math.isfinite(v)) or v < 0 for v in self.values):
-                raise ValueError(f'"values" must be finite numbers >= 0 (got {list(self.values)[:5]})')
+                raise ValueError(
+                    f'"values" must be finite numbers >= 0 (got {list(self.values)[:5]})'
+                )
             if self.weights:
                 if len(self.weights) != len(self.values):
                     raise ValueError(
-                        f'"weights" must have one entry per value ({len(self.values)}), got {len(self.weights)}'
+                        '"weights" must have one entry per value '
+                        f"({len(self.values)}), got {len(self.weights)}"
                     )
-                if any((not math.isfinite(w)) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                if (
+                    any((not math.isfinite(w)) or w < 0 for w in self.weights)
+                    or sum(self.weights) <= 0
+                ):
                     raise ValueError('"weights" must be numbers >= 0 with a positive sum')
         elif self.values or self.weights:
             raise ValueError(f'"values"/"weights" belong to empirical, not {self.kind}')
@@ -139,6 +147,7 @@ class Distribution:
         """The same shape with every value multiplied by ``factor`` (> 0)."""
         if not factor > 0 or not math.isfinite(factor):
             raise ValueError(f'"factor" must be a finite number > 0 (got {factor!r})')
+        params: tuple[float, ...]
         if self.kind == "weibull":
             params = (self.params[0], self.params[1] * factor)
         else:
@@ -159,7 +168,9 @@ class Distribution:
     def sampler(self, rng: np.random.Generator) -> Sampler:
         """Bind to a random stream. Raises if the spec is still relative."""
         if self.relative:
-            raise ValueError("resolve a relative distribution against its reference before sampling")
+            raise ValueError(
+                "resolve a relative distribution against its reference before sampling"
+            )
         return Sampler(self, rng)
 
     def describe(self) -> str:
@@ -324,7 +335,9 @@ def parse_distribution(spec: Any) -> Distribution:
         allowed |= {"values", "weights"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} for dist {kind!r}; allowed: {sorted(allowed)}")
+        raise ValueError(
+            f"unknown key {unknown[0]!r} for dist {kind!r}; allowed: {sorted(allowed)}"
+        )
     if kind == "empirical":
         values = spec.get("values")
         if not isinstance(values, Sequence) or isinstance(values, str) or not values:

@@ -57,11 +57,21 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not (isinstance(self.days, int | float) and math.isfinite(self.days) and self.days > 0):
             raise ValueError(f'"days" must be a number > 0 (got {self.days!r})')
-        if not (isinstance(self.warmup_h, int | float) and math.isfinite(self.warmup_h) and self.warmup_h >= 0):
+        if not (
+            isinstance(self.warmup_h, int | float)
+            and math.isfinite(self.warmup_h)
+            and self.warmup_h >= 0
+        ):
             raise ValueError(f'"warmup_h" must be a number >= 0 (got {self.warmup_h!r})')
         if self.warmup_h >= self.days * 24:
-            raise ValueError(f"the warm-up ({self.warmup_h} h) must be shorter than the run ({self.days} days)")
-        if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
+            raise ValueError(
+                f"the warm-up ({self.warmup_h} h) must be shorter than the run ({self.days} days)"
+            )
+        if (
+            isinstance(self.replications, bool)
+            or not isinstance(self.replications, int)
+            or self.replications < 1
+        ):
             raise ValueError(f'"replications" must be an integer >= 1 (got {self.replications!r})')
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f'"seed" must be an integer >= 0 (got {self.seed!r})')
@@ -103,8 +113,12 @@ def run_replication(task: ReplicationTask) -> ReplicationResult:
     sc = task.scenario
     every = max(sc.settings.sample_every_min * 60.0, run.horizon_s / MAX_SERIES_POINTS)
     model = build_model(
-        sc.complex, sc.settings, seed=run.seed, replication=task.replication,
-        salt=0 if run.crn else task.scenario_index, sample_every_s=every,
+        sc.complex,
+        sc.settings,
+        seed=run.seed,
+        replication=task.replication,
+        salt=0 if run.crn else task.scenario_index,
+        sample_every_s=every,
     )
     if run.warmup_s > 0:
         model.run(run.warmup_s)
@@ -114,8 +128,12 @@ def run_replication(task: ReplicationTask) -> ReplicationResult:
     eid = getattr(model.env, "_eid", None)  # SimPy's event counter: events scheduled so far
     events = next(eid) if eid is not None else -1
     return ReplicationResult(
-        task.scenario_index, task.replication, kpis,
-        [t / 3600.0 for t in model.series_t], {k: list(v) for k, v in model.series_wip.items()}, events,
+        task.scenario_index,
+        task.replication,
+        kpis,
+        [t / 3600.0 for t in model.series_t],
+        {k: list(v) for k, v in model.series_wip.items()},
+        events,
     )
 
 
@@ -158,13 +176,25 @@ class ExperimentResult:
             return None if x is None or math.isnan(x) or math.isinf(x) else x
 
         def summ(name: str, s: Summary) -> dict[str, Any]:
-            return {"mean": num(s.mean), "ci_low": num(s.low), "ci_high": num(s.high),
-                    "half_width": num(s.half_width), "n": s.n, "unit": kpi_unit(name)}
+            return {
+                "mean": num(s.mean),
+                "ci_low": num(s.low),
+                "ci_high": num(s.high),
+                "half_width": num(s.half_width),
+                "n": s.n,
+                "unit": kpi_unit(name),
+            }
 
         return {
             "meta": self.meta,
-            "run": {"days": self.run.days, "warmup_h": self.run.warmup_h, "replications": self.run.replications,
-                    "seed": self.run.seed, "crn": self.run.crn, "confidence": 0.95},
+            "run": {
+                "days": self.run.days,
+                "warmup_h": self.run.warmup_h,
+                "replications": self.run.replications,
+                "seed": self.run.seed,
+                "crn": self.run.crn,
+                "confidence": 0.95,
+            },
             "scenarios": {
                 s.name: {
                     "description": s.description,
@@ -175,8 +205,15 @@ class ExperimentResult:
             },
             "comparisons": {
                 name: {
-                    k: {"diff": num(c.diff), "ci_low": num(c.low), "ci_high": num(c.high),
-                        "relative": num(c.relative), "significant": c.significant, "n": c.n, "unit": kpi_unit(k)}
+                    k: {
+                        "diff": num(c.diff),
+                        "ci_low": num(c.low),
+                        "ci_high": num(c.high),
+                        "relative": num(c.relative),
+                        "significant": c.significant,
+                        "n": c.n,
+                        "unit": kpi_unit(k),
+                    }
                     for k, c in sorted(cmp.items())
                 }
                 for name, cmp in self.comparisons.items()
@@ -201,7 +238,11 @@ def run_experiment(
     """
     if not scenarios:
         raise ValueError("need at least the baseline scenario")
-    tasks = [ReplicationTask(si, sc, r, run) for si, sc in enumerate(scenarios) for r in range(run.replications)]
+    tasks = [
+        ReplicationTask(si, sc, r, run)
+        for si, sc in enumerate(scenarios)
+        for r in range(run.replications)
+    ]
     total = len(tasks)
     results: dict[tuple[int, int], ReplicationResult] = {}
     if executor is None:
@@ -226,8 +267,9 @@ def run_experiment(
     return _assemble(scenarios, run, results)
 
 
-def _assemble(scenarios: Sequence[Scenario], run: RunSpec,
-              results: dict[tuple[int, int], ReplicationResult]) -> ExperimentResult:
+def _assemble(
+    scenarios: Sequence[Scenario], run: RunSpec, results: dict[tuple[int, int], ReplicationResult]
+) -> ExperimentResult:
     out: list[ScenarioResult] = []
     for si, sc in enumerate(scenarios):
         reps = [results[(si, r)] for r in range(run.replications)]
@@ -238,21 +280,31 @@ def _assemble(scenarios: Sequence[Scenario], run: RunSpec,
             key: [math.fsum(rr.series_wip[key][i] for rr in reps) / len(reps) for i in range(n)]
             for key in reps[0].series_wip
         }
-        out.append(ScenarioResult(
-            sc.name, sc.description, values, {k: summarize(v) for k, v in values.items()},
-            reps[0].series_t_h[:n], series, sum(rr.events for rr in reps),
-        ))
+        out.append(
+            ScenarioResult(
+                sc.name,
+                sc.description,
+                values,
+                {k: summarize(v) for k, v in values.items()},
+                reps[0].series_t_h[:n],
+                series,
+                sum(rr.events for rr in reps),
+            )
+        )
     base = out[0]
     comparisons = {
-        s.name: {k: compare_paired(base.values[k], v) for k, v in s.values.items() if k in base.values}
+        s.name: {
+            k: compare_paired(base.values[k], v) for k, v in s.values.items() if k in base.values
+        }
         for s in out[1:]
     }
     return ExperimentResult(run, out, comparisons)
 
 
 @contextlib.contextmanager
-def make_executor(jobs: int = 1, scheduler: str | None = None,
-                  connect_timeout_s: float = 10.0) -> Iterator[cf.Executor | None]:
+def make_executor(
+    jobs: int = 1, scheduler: str | None = None, connect_timeout_s: float = 10.0
+) -> Iterator[cf.Executor | None]:
     """The executor for ``--jobs``/``--scheduler``: ``None`` (this process) for one job,
     a process pool for several, a dask.distributed executor for a scheduler address."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -267,7 +319,9 @@ def make_executor(jobs: int = 1, scheduler: str | None = None,
         try:
             client = Client(scheduler, timeout=connect_timeout_s)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ExecutorError(f"cannot connect to the dask scheduler {scheduler!r}: {exc}") from exc
+            raise ExecutorError(
+                f"cannot connect to the dask scheduler {scheduler!r}: {exc}"
+            ) from exc
         try:
             yield client.get_executor()
         finally:

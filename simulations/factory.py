@@ -148,14 +148,28 @@ class FactorySim:
         """A new order: fetch its material or release it to a line."""
         self.orders += 1
         if self._sink is not None:
-            self._sink(SimEvent(self.env.now, ORDER_RELEASED, self.id, {
-                "order": job.id, "product": job.product, "quantity": job.qty,
-            }))
+            self._sink(
+                SimEvent(
+                    self.env.now,
+                    ORDER_RELEASED,
+                    self.id,
+                    {
+                        "order": job.id,
+                        "product": job.product,
+                        "quantity": job.qty,
+                    },
+                )
+            )
         if self.materials and self.logistics is not None:
             self._awaiting(job.qty)
             packs = -(-job.qty // self.pack_size)
             self.logistics.request(
-                "inbound", self.logistics.centre_id, self.id, packs, self.tenant, self.due_s,
+                "inbound",
+                self.logistics.centre_id,
+                self.id,
+                packs,
+                self.tenant,
+                self.due_s,
                 self._material_arrived(job),
             )
         else:

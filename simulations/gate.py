@@ -25,8 +25,15 @@ class Gate:
     """Open/closed status of one factory (or the logistics centre)."""
 
     __slots__ = (
-        "env", "name", "planned_closed", "unplanned", "members", "_opened",
-        "_since", "_stats", "listeners",
+        "env",
+        "name",
+        "planned_closed",
+        "unplanned",
+        "members",
+        "_opened",
+        "_since",
+        "_stats",
+        "listeners",
     )
 
     def __init__(self, env: simpy.Environment, name: str):

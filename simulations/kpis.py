@@ -121,8 +121,14 @@ class OeeElements:
     good: float = 0.0
 
     def __add__(self, o: OeeElements) -> OeeElements:
-        return OeeElements(self.pbt_s + o.pbt_s, self.apt_s + o.apt_s, self.ideal_s + o.ideal_s,
-                           self.ideal_good_s + o.ideal_good_s, self.produced + o.produced, self.good + o.good)
+        return OeeElements(
+            self.pbt_s + o.pbt_s,
+            self.apt_s + o.apt_s,
+            self.ideal_s + o.ideal_s,
+            self.ideal_good_s + o.ideal_good_s,
+            self.produced + o.produced,
+            self.good + o.good,
+        )
 
     @classmethod
     def total(cls, items: Iterable[OeeElements]) -> OeeElements:
@@ -265,10 +271,9 @@ def collect_kpis(model: ComplexModel) -> dict[str, float]:
         out["logistics.deliveries"] = lg.delivered_n
         out["logistics.delivery_time_h"] = _ratio(lg.delivery_time_s, lg.delivered_n) / 3600.0
         out["logistics.dock_wait_min"] = _ratio(lg.dock_wait_s, lg.dock_waits) / 60.0
-        busy = [t.busy_time() / T for t in lg.trucks]
+        busy = [truck.busy_time() / T for truck in lg.trucks]
         out["logistics.truck_utilisation"] = sum(busy) / len(busy)
         out["logistics.waiting_requests"] = lg.waiting_requests()
-        for t, u in zip(lg.trucks, busy, strict=True):
-            out[f"truck.{t.id}.truck_utilisation"] = u
+        for truck, u in zip(lg.trucks, busy, strict=True):
+            out[f"truck.{truck.id}.truck_utilisation"] = u
     return out
-

@@ -97,10 +97,20 @@ class LineSim:
         self.departed_units += q
         self.departed_unit_time += q * (now - job.entered)
         if self._sink is not None:
-            self._sink(SimEvent(now, ORDER_COMPLETED, self.factory, {
-                "order": job.id, "product": job.product, "good": q,
-                "lead_time_s": now - job.created, "line": self.id,
-            }))
+            self._sink(
+                SimEvent(
+                    now,
+                    ORDER_COMPLETED,
+                    self.factory,
+                    {
+                        "order": job.id,
+                        "product": job.product,
+                        "good": q,
+                        "lead_time_s": now - job.created,
+                        "line": self.id,
+                    },
+                )
+            )
         self._on_complete(job)
 
     # ---- statistics --------------------------------------------------------------------

@@ -88,8 +88,16 @@ class TruckPool:
 class TruckSim:
     """One truck (or AGV): a process that serves requests from its pool."""
 
-    def __init__(self, env: simpy.Environment, truck_id: str, capacity: int, speed_kmh: float,
-                 home: str, logistics: LogisticsSim, pool: TruckPool):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        truck_id: str,
+        capacity: int,
+        speed_kmh: float,
+        home: str,
+        logistics: LogisticsSim,
+        pool: TruckPool,
+    ):
         if capacity < 1:
             raise ValueError(f'"capacity" must be >= 1 (got {capacity!r})')
         if not speed_kmh > 0:
@@ -151,10 +159,21 @@ class TruckSim:
             return
         dt = d / self.speed_ms
         if lg.sink is not None:
-            lg.sink(SimEvent(env.now, TRUCK_MOVE, self.id, {
-                "origin": self.location, "destination": dest, "distance_m": d,
-                "eta": env.now + dt, "load": self.load, "request": req_id,
-            }))
+            lg.sink(
+                SimEvent(
+                    env.now,
+                    TRUCK_MOVE,
+                    self.id,
+                    {
+                        "origin": self.location,
+                        "destination": dest,
+                        "distance_m": d,
+                        "eta": env.now + dt,
+                        "load": self.load,
+                        "request": req_id,
+                    },
+                )
+            )
         yield env.timeout(dt)
         self.location = dest
         if lg.sink is not None:
@@ -240,8 +259,16 @@ class LogisticsSim:
 
     # ---- requests -----------------------------------------------------------------------
 
-    def request(self, kind: str, origin: str, destination: str, packs: int, tenant: str,
-                due_in_s: float, on_delivered: Callable[[], None] | None) -> None:
+    def request(
+        self,
+        kind: str,
+        origin: str,
+        destination: str,
+        packs: int,
+        tenant: str,
+        due_in_s: float,
+        on_delivered: Callable[[], None] | None,
+    ) -> None:
         """Ask for ``packs`` to be moved; split into truck loads, delivered callback on the last."""
         pool = self.tenant_pool[tenant]
         chunk = pool.min_capacity
@@ -251,8 +278,17 @@ class LogisticsSim:
             packs -= n
             self._next_id += 1
             self.requests += 1
-            req = TransportRequest(self._next_id, kind, origin, destination, n, tenant, now, now + due_in_s,
-                                   on_delivered if packs == 0 else None)
+            req = TransportRequest(
+                self._next_id,
+                kind,
+                origin,
+                destination,
+                n,
+                tenant,
+                now,
+                now + due_in_s,
+                on_delivered if packs == 0 else None,
+            )
             pool.submit(req, self.blocked)
 
     def delivered(self, req: TransportRequest) -> None:
@@ -265,10 +301,21 @@ class LogisticsSim:
         t[0] += 1
         t[1] += on_time
         if self.sink is not None:
-            self.sink(SimEvent(now, SHIPMENT_DELIVERED, str(req.id), {
-                "kind": req.kind, "origin": req.origin, "destination": req.destination,
-                "packs": req.packs, "on_time": on_time, "tenant": req.tenant,
-            }))
+            self.sink(
+                SimEvent(
+                    now,
+                    SHIPMENT_DELIVERED,
+                    str(req.id),
+                    {
+                        "kind": req.kind,
+                        "origin": req.origin,
+                        "destination": req.destination,
+                        "packs": req.packs,
+                        "on_time": on_time,
+                        "tenant": req.tenant,
+                    },
+                )
+            )
         if req.on_delivered is not None:
             req.on_delivered()
 
@@ -278,9 +325,17 @@ class LogisticsSim:
 
     def dock_changed(self) -> None:
         if self.sink is not None:
-            self.sink(SimEvent(self.env.now, DOCK_OCCUPANCY, self.centre_id, {
-                "occupied": self.docks.count, "capacity": self.docks.capacity,
-            }))
+            self.sink(
+                SimEvent(
+                    self.env.now,
+                    DOCK_OCCUPANCY,
+                    self.centre_id,
+                    {
+                        "occupied": self.docks.count,
+                        "capacity": self.docks.capacity,
+                    },
+                )
+            )
 
     # ---- roads -------------------------------------------------------------------------
 

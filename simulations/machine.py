@@ -34,8 +34,17 @@ if TYPE_CHECKING:
     from simulations.job import Job
 
 __all__ = [
-    "OFF", "STARVED", "BLOCKED", "BUSY", "SETUP", "FAILURE", "DISASTER", "HELD",
-    "CATEGORIES", "CATEGORY_STATE", "MachineSim",
+    "OFF",
+    "STARVED",
+    "BLOCKED",
+    "BUSY",
+    "SETUP",
+    "FAILURE",
+    "DISASTER",
+    "HELD",
+    "CATEGORIES",
+    "CATEGORY_STATE",
+    "MachineSim",
 ]
 
 OFF, STARVED, BLOCKED, BUSY, SETUP, FAILURE, DISASTER, HELD = range(8)
@@ -43,8 +52,13 @@ OFF, STARVED, BLOCKED, BUSY, SETUP, FAILURE, DISASTER, HELD = range(8)
 CATEGORIES = ("off", "starved", "blocked", "busy", "setup", "failure", "disaster")
 #: The machine state reported for each time category.
 CATEGORY_STATE = (
-    MachineState.OFF, MachineState.IDLE, MachineState.IDLE, MachineState.BUSY,
-    MachineState.SETUP, MachineState.DOWN, MachineState.DOWN,
+    MachineState.OFF,
+    MachineState.IDLE,
+    MachineState.IDLE,
+    MachineState.BUSY,
+    MachineState.SETUP,
+    MachineState.DOWN,
+    MachineState.DOWN,
 )
 
 #: Work shorter than this (seconds) counts as done: guards float residue after preemption.
@@ -122,7 +136,7 @@ class MachineSim:
     # ---- lifecycle --------------------------------------------------------------------
 
     def start(self, resume: dict[str, Any] | None = None) -> None:
-        """Start the process; ``resume`` continues from a snapshot (see :mod:`simulations.state`)."""
+        """Start the process; ``resume`` continues from a snapshot (:mod:`simulations.state`)."""
         if resume:
             # Report the resumed state from t0, not a moment of "starved" first.
             if resume.get("blocked"):
@@ -160,10 +174,20 @@ class MachineSim:
     def _emit_state(self) -> None:
         cat = self._cat
         assert self._sink is not None
-        self._sink(SimEvent(self.env.now, MACHINE_STATE, self.id, {
-            "state": CATEGORY_STATE[cat].value, "reason": CATEGORIES[cat], "power_kw": self._power[cat],
-            "factory": self.factory, "line": self.line,
-        }))
+        self._sink(
+            SimEvent(
+                self.env.now,
+                MACHINE_STATE,
+                self.id,
+                {
+                    "state": CATEGORY_STATE[cat].value,
+                    "reason": CATEGORIES[cat],
+                    "power_kw": self._power[cat],
+                    "factory": self.factory,
+                    "line": self.line,
+                },
+            )
+        )
 
     def gate_changed(self, closing: bool) -> None:
         """Called by the gate: pause work in progress, refresh the reported state."""
@@ -197,7 +221,13 @@ class MachineSim:
     def counters(self) -> tuple[int, int, int, int, int]:
         """(produced, good, scrap, failures, setups) since the last reset."""
         b = self._base
-        return (self.produced - b[0], self.good - b[1], self.scrap - b[2], self.failures - b[3], self.setups - b[4])
+        return (
+            self.produced - b[0],
+            self.good - b[1],
+            self.scrap - b[2],
+            self.failures - b[3],
+            self.setups - b[4],
+        )
 
     def energy_kwh(self) -> float:
         return sum(t * p for t, p in zip(self.category_times(), self._power, strict=True)) / 3600.0
@@ -217,7 +247,9 @@ class MachineSim:
         if self._scrap_every is not None:
             return max(1, round(self._scrap_every.draw()))
         if not self._scrap_gaps:
-            self._scrap_gaps = self._scrap_rng.geometric(self.spec.scrap_rate, _GEOMETRIC_BLOCK).tolist()
+            self._scrap_gaps = self._scrap_rng.geometric(
+                self.spec.scrap_rate, _GEOMETRIC_BLOCK
+            ).tolist()
             self._scrap_gaps.reverse()
         return self._scrap_gaps.pop()
 
@@ -253,6 +285,7 @@ class MachineSim:
             self.ttf_left = r["ttf_left"]
         job = r.get("job")
         if r.get("blocked"):
+            assert job is not None  # MachineSnapshot guarantees it
             yield from self._push(job)
             return
         if r.get("repair_left") is not None:
@@ -263,7 +296,9 @@ class MachineSim:
         if job is not None:
             yield from self._process(job, r.get("setup_left"), r.get("work_left"))
 
-    def _process(self, job: Job, setup_left: float | None, work_left: float | None) -> Generator[simpy.Event, Any, None]:
+    def _process(
+        self, job: Job, setup_left: float | None, work_left: float | None
+    ) -> Generator[simpy.Event, Any, None]:
         self.job = job
         if setup_left is None:
             setup_left = 0.0
@@ -285,10 +320,22 @@ class MachineSim:
         self.scrap += scrap
         self.job = None
         if self._sink is not None:
-            self._sink(SimEvent(self.env.now, MACHINE_COUNT, self.id, {
-                "produced": self.produced, "good": self.good, "scrap": self.scrap, "lot": qty,
-                "product": job.product, "factory": self.factory, "line": self.line,
-            }))
+            self._sink(
+                SimEvent(
+                    self.env.now,
+                    MACHINE_COUNT,
+                    self.id,
+                    {
+                        "produced": self.produced,
+                        "good": self.good,
+                        "scrap": self.scrap,
+                        "lot": qty,
+                        "product": job.product,
+                        "factory": self.factory,
+                        "line": self.line,
+                    },
+                )
+            )
         if scrap:
             job.qty = good
             self._on_scrap(job, scrap)

@@ -36,7 +36,13 @@ from simulations.streams import RandomStreams
 from twin.model import Complex, Factory
 from twin.model import Machine as MachineSpec
 
-__all__ = ["ComplexModel", "build_model", "realtime_environment", "derived_arrival_means", "DEFAULT_PRODUCT"]
+__all__ = [
+    "ComplexModel",
+    "build_model",
+    "realtime_environment",
+    "derived_arrival_means",
+    "DEFAULT_PRODUCT",
+]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,9 @@ log = logging.getLogger(__name__)
 DEFAULT_PRODUCT = "standard"
 
 
-def realtime_environment(factor: float = 1.0, initial_time: float = 0.0, strict: bool = False) -> simpy.rt.RealtimeEnvironment:
+def realtime_environment(
+    factor: float = 1.0, initial_time: float = 0.0, strict: bool = False
+) -> simpy.rt.RealtimeEnvironment:
     """A SimPy environment paced by the wall clock: one simulated second takes
     ``factor`` wall seconds (``factor=1/60``: one simulated minute per second).
 
@@ -62,8 +70,14 @@ class ComplexModel:
     :meth:`kpis` (since the last :meth:`reset_statistics`); fork with :meth:`snapshot`.
     """
 
-    def __init__(self, env: simpy.Environment, complex_: Complex, settings: ModelSettings,
-                 streams: RandomStreams, sink: Sink | None):
+    def __init__(
+        self,
+        env: simpy.Environment,
+        complex_: Complex,
+        settings: ModelSettings,
+        streams: RandomStreams,
+        sink: Sink | None,
+    ):
         self.env = env
         self.complex = complex_
         self.settings = settings
@@ -161,11 +175,15 @@ class ComplexModel:
                     work_left_s=f.get("work_left"),
                     setup_left_s=f.get("setup_left"),
                     repair_left_s=f.get("repair_left"),
-                    time_to_failure_s=f.get("ttf_left") if math.isfinite(f.get("ttf_left", math.inf)) else None,
+                    time_to_failure_s=f.get("ttf_left")
+                    if math.isfinite(f.get("ttf_left", math.inf))
+                    else None,
                     product=f.get("product"),
                 )
         outbound = {fid: f.outbound_units for fid, f in self.factories.items() if f.outbound_units}
-        trucks = {t.id: t.location for t in self.logistics.trucks} if self.logistics is not None else {}
+        trucks = (
+            {t.id: t.location for t in self.logistics.trucks} if self.logistics is not None else {}
+        )
         stops: dict[str, float] = {}
         for rec in self.disasters.active():
             left = rec.restart_at - now if rec.restart_at is not None else rec.stop_plan
@@ -217,13 +235,19 @@ def build_model(
     _build_logistics(model)
     em = settings.emergency
     model.disasters = DisasterManager(
-        env, settings.disasters, model.factories, {f.id: f.zone for f in model.factories.values()},
-        [z.id for z in complex_.zones], model.centre_gate,
+        env,
+        settings.disasters,
+        model.factories,
+        {f.id: f.zone for f in model.factories.values()},
+        [z.id for z in complex_.zones],
+        model.centre_gate,
         complex_.logistics.centre.zone if complex_.logistics is not None else None,
-        model.logistics, em.teams,
+        model.logistics,
+        em.teams,
         em.response.sampler(streams.rng("emergency.response")),
         em.restart.sampler(streams.rng("emergency.restart")),
-        streams, sink,
+        streams,
+        sink,
     )
     resume = _apply_state(model, state) if state is not None else {}
     for f in model.factories.values():
@@ -241,11 +265,15 @@ def build_model(
     return model
 
 
-def _calendar(model: ComplexModel, fac: Factory, shifts: Mapping[str, tuple[str, float]]) -> WorkCalendar:
+def _calendar(
+    model: ComplexModel, fac: Factory, shifts: Mapping[str, tuple[str, float]]
+) -> WorkCalendar:
     s = model.settings
     names = s.factory(fac.id).shifts
     chosen = [shifts[n] for n in names] if names is not None else list(shifts.values())
-    downtime = [(w.start, w.hours, w.every_days, w.day) for w in s.factory_value(fac.id, "planned_downtime")]
+    downtime = [
+        (w.start, w.hours, w.every_days, w.day) for w in s.factory_value(fac.id, "planned_downtime")
+    ]
     if not chosen and not downtime:
         return WorkCalendar.always()
     try:
@@ -263,13 +291,25 @@ def _resolve(d: Distribution, reference: float, what: str) -> Distribution:
 
 def _machine_dists(s: ModelSettings, m: MachineSpec) -> dict[str, Distribution | None]:
     out: dict[str, Distribution | None] = {
-        "processing": _resolve(s.machine_value(m.id, "processing"), m.ideal_cycle_time_s, f"machine {m.id!r} processing"),
+        "processing": _resolve(
+            s.machine_value(m.id, "processing"),
+            m.ideal_cycle_time_s,
+            f"machine {m.id!r} processing",
+        ),
         "ttf": None,
-        "ttr": _resolve(s.machine_value(m.id, "time_to_repair"), m.mttr_h * 3600.0, f"machine {m.id!r} time_to_repair"),
+        "ttr": _resolve(
+            s.machine_value(m.id, "time_to_repair"),
+            m.mttr_h * 3600.0,
+            f"machine {m.id!r} time_to_repair",
+        ),
         "setup": None,
     }
     if s.machine_value(m.id, "failures"):
-        out["ttf"] = _resolve(s.machine_value(m.id, "time_to_failure"), m.mtbf_h * 3600.0, f"machine {m.id!r} time_to_failure")
+        out["ttf"] = _resolve(
+            s.machine_value(m.id, "time_to_failure"),
+            m.mtbf_h * 3600.0,
+            f"machine {m.id!r} time_to_failure",
+        )
     setup = s.machine_value(m.id, "setup")
     if setup is not None and not (setup.relative and m.setup_time_s <= 0):
         out["setup"] = _resolve(setup, m.setup_time_s, f"machine {m.id!r} setup")
@@ -290,7 +330,9 @@ def _lot_default(s: ModelSettings, fac: Factory) -> Distribution:
     return lot
 
 
-def _products(s: ModelSettings, fac: Factory) -> tuple[list[str], list[float], list[Distribution], list[float]]:
+def _products(
+    s: ModelSettings, fac: Factory
+) -> tuple[list[str], list[float], list[Distribution], list[float]]:
     """(ids, weights, lot sizes, work factors) of a factory's products."""
     lot = _lot_default(s, fac)
     products = s.factory(fac.id).products or ()
@@ -298,9 +340,15 @@ def _products(s: ModelSettings, fac: Factory) -> tuple[list[str], list[float], l
         return [DEFAULT_PRODUCT], [1.0], [lot], [1.0]
     for p in products:
         if p.lot_size is not None and p.lot_size.relative:
-            raise SimulationError(f"factory {fac.id!r} product {p.id!r}: lot_size cannot be relative")
-    return ([p.id for p in products], [p.weight for p in products],
-            [p.lot_size or lot for p in products], [p.work_factor for p in products])
+            raise SimulationError(
+                f"factory {fac.id!r} product {p.id!r}: lot_size cannot be relative"
+            )
+    return (
+        [p.id for p in products],
+        [p.weight for p in products],
+        [p.lot_size or lot for p in products],
+        [p.work_factor for p in products],
+    )
 
 
 def derived_arrival_means(complex_: Complex, settings: ModelSettings) -> dict[str, float]:
@@ -308,16 +356,27 @@ def derived_arrival_means(complex_: Complex, settings: ModelSettings) -> dict[st
     are derived from its ``utilisation`` (see :func:`_derived_interarrival`)."""
     out: dict[str, float] = {}
     for fac in complex_.factories.values():
-        if settings.factory_value(fac.id, "release") != "arrivals" or settings.factory_value(fac.id, "arrivals"):
+        if settings.factory_value(fac.id, "release") != "arrivals" or settings.factory_value(
+            fac.id, "arrivals"
+        ):
             continue
         ids, weights, lots, factors = _products(settings, fac)
         dists = {m.id: _machine_dists(settings, m) for ln in fac.lines for m in ln.machines}
-        out[fac.id] = _derived_interarrival(fac, dists, weights, lots, factors,
-                                            settings.factory_value(fac.id, "utilisation"), settings)
+        out[fac.id] = _derived_interarrival(
+            fac,
+            dists,
+            weights,
+            lots,
+            factors,
+            settings.factory_value(fac.id, "utilisation"),
+            settings,
+        )
     return out
 
 
-def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mapping[str, tuple[str, float]]) -> FactorySim:
+def _build_factory(
+    model: ComplexModel, fac: Factory, tenant: str, shifts: Mapping[str, tuple[str, float]]
+) -> FactorySim:
     env, s, streams, sink = model.env, model.settings, model.streams, model.sink
     calendar = _calendar(model, fac, shifts)
     gate = Gate(env, fac.id)
@@ -325,7 +384,8 @@ def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mappi
     machines = [m for ln in fac.lines for m in ln.machines]
     ids, weights, lots, factors = _products(s, fac)
     mix = ProductMix(
-        ids, weights,
+        ids,
+        weights,
         [d.sampler(streams.rng(f"{fac.id}.lot.{pid}")) for d, pid in zip(lots, ids, strict=True)],
         factors,
         Sampler(Distribution("uniform", (0.0, 1.0)), streams.rng(f"{fac.id}.product")),
@@ -336,8 +396,9 @@ def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mappi
     if release == "arrivals":
         arr = s.factory_value(fac.id, "arrivals")
         if arr is None:
-            mean = _derived_interarrival(fac, dists, weights, lots, factors,
-                                         s.factory_value(fac.id, "utilisation"), s)
+            mean = _derived_interarrival(
+                fac, dists, weights, lots, factors, s.factory_value(fac.id, "utilisation"), s
+            )
             arr = exponential(mean)
         elif arr.relative:
             raise SimulationError(f"factory {fac.id!r}: arrivals cannot be relative")
@@ -345,34 +406,64 @@ def _build_factory(model: ComplexModel, fac: Factory, tenant: str, shifts: Mappi
     typical = sum(w * _lot_mean(d) for w, d in zip(weights, lots, strict=True)) / sum(weights)
     pack = s.factory_value(fac.id, "pack_size") or max(1, round(typical))
     fsim = FactorySim(
-        env, fac.id, tenant, fac.zone, gate, calendar, mix, interarrival,
-        bool(s.factory_value(fac.id, "materials")), pack, s.factory_value(fac.id, "shipment_size"),
-        s.factory_value(fac.id, "max_wait_h") * 3600.0, s.factory_value(fac.id, "due_h") * 3600.0, sink,
+        env,
+        fac.id,
+        tenant,
+        fac.zone,
+        gate,
+        calendar,
+        mix,
+        interarrival,
+        bool(s.factory_value(fac.id, "materials")),
+        pack,
+        s.factory_value(fac.id, "shipment_size"),
+        s.factory_value(fac.id, "max_wait_h") * 3600.0,
+        s.factory_value(fac.id, "due_h") * 3600.0,
+        sink,
     )
     fsim.typical_lot = max(1, round(typical))
     for ln in fac.lines:
-        line = LineSim(env, ln.id, fac.id, ln.machines[0].id, fsim.on_output,
-                       saturate=fsim.new_job if release == "saturate" else None, sink=sink)
+        line = LineSim(
+            env,
+            ln.id,
+            fac.id,
+            ln.machines[0].id,
+            fsim.on_output,
+            saturate=fsim.new_job if release == "saturate" else None,
+            sink=sink,
+        )
         stations = _stations(s, ln.machines)
         n = len(stations)
-        line.buffers = [Buffer(env, stations[i][0].id, ln.id, ln.buffer_capacity, sink) for i in range(1, n)]
+        line.buffers = [
+            Buffer(env, stations[i][0].id, ln.id, ln.buffer_capacity, sink) for i in range(1, n)
+        ]
         for i, group in enumerate(stations):
             members: list[MachineSim] = []
             for m in group:
                 d = dists[m.id]
                 scrap_every = s.machine_value(m.id, "scrap_every")
                 sim = MachineSim(
-                    env, m, factory=fac.id, line=ln.id,
+                    env,
+                    m,
+                    factory=fac.id,
+                    line=ln.id,
                     inbuf=line.queue_before(i),
                     outbuf=line.buffers[i] if i + 1 < n else line.exit,
                     gate=gate,
                     processing=d["processing"].sampler(streams.rng(f"{m.id}.processing")),  # type: ignore[union-attr]
-                    time_to_failure=d["ttf"].sampler(streams.rng(f"{m.id}.ttf")) if d["ttf"] is not None else None,
+                    time_to_failure=d["ttf"].sampler(streams.rng(f"{m.id}.ttf"))
+                    if d["ttf"] is not None
+                    else None,
                     time_to_repair=d["ttr"].sampler(streams.rng(f"{m.id}.ttr")),  # type: ignore[union-attr]
-                    setup=d["setup"].sampler(streams.rng(f"{m.id}.setup")) if d["setup"] is not None else None,
+                    setup=d["setup"].sampler(streams.rng(f"{m.id}.setup"))
+                    if d["setup"] is not None
+                    else None,
                     scrap_rng=streams.rng(f"{m.id}.scrap"),
-                    scrap_every=(scrap_every.sampler(streams.rng(f"{m.id}.scrap_every"))
-                                 if scrap_every is not None else None),
+                    scrap_every=(
+                        scrap_every.sampler(streams.rng(f"{m.id}.scrap_every"))
+                        if scrap_every is not None
+                        else None
+                    ),
                     on_scrap=line.on_scrap,
                     sink=sink,
                 )
@@ -397,7 +488,9 @@ def _stations(s: ModelSettings, machines: tuple[MachineSpec, ...]) -> list[list[
         if other is None:
             return mid
         if other in seen:
-            raise SimulationError(f"machine {mid!r}: parallel_to forms a cycle through {list(seen)}")
+            raise SimulationError(
+                f"machine {mid!r}: parallel_to forms a cycle through {list(seen)}"
+            )
         if other not in by_id:
             raise SimulationError(f"machine {mid!r}: parallel_to {other!r} is not in the same line")
         return find(other, (*seen, mid))
@@ -451,7 +544,9 @@ def _derived_interarrival(
             line_cap = min(line_cap, station_cap)
         capacity += line_cap
     if math.isinf(capacity):
-        raise SimulationError(f"factory {fac.id!r}: zero processing time; set 'arrivals' explicitly")
+        raise SimulationError(
+            f"factory {fac.id!r}: zero processing time; set 'arrivals' explicitly"
+        )
     return 1.0 / (capacity * utilisation)
 
 
@@ -470,8 +565,14 @@ def _build_logistics(model: ComplexModel) -> None:
     network = RoadNetwork(roads, places, zones)
     model.centre_gate = Gate(env, centre.id)
     lg = LogisticsSim(
-        env, centre.id, sum(d.capacity for d in centre.docks), network, model.centre_gate,
-        s.logistics.handling_fixed_s, s.logistics.handling_per_pack_s, model.sink,
+        env,
+        centre.id,
+        sum(d.capacity for d in centre.docks),
+        network,
+        model.centre_gate,
+        s.logistics.handling_fixed_s,
+        s.logistics.handling_per_pack_s,
+        model.sink,
     )
     shared = s.logistics.dispatch == "shared"
     for tr in c.logistics.trucks:
@@ -479,13 +580,13 @@ def _build_logistics(model: ComplexModel) -> None:
         pool = lg.pools.get(name) or lg.add_pool(name)
         lg.add_truck(TruckSim(env, tr.id, tr.capacity, tr.speed_kmh, tr.home, lg, pool))
     for t in c.tenants:
-        pool = lg.pools.get(f"tenant:{t.id}") or lg.pools.get("shared")
-        if pool is None:
+        serving = lg.pools.get(f"tenant:{t.id}") or lg.pools.get("shared")
+        if serving is None:
             raise SimulationError(
                 f"tenant {t.id!r} has no dedicated truck and there is no shared truck; "
                 "add a truck or use logistics.dispatch: shared"
             )
-        lg.tenant_pool[t.id] = pool
+        lg.tenant_pool[t.id] = serving
     for f in model.factories.values():
         f.logistics = lg
     model.logistics = lg
@@ -496,14 +597,19 @@ def _apply_state(model: ComplexModel, state: ComplexState) -> dict[str, dict[str
     env = model.env
     for mid in list(state.machines) + list(state.buffers):
         if mid not in model.machines:
-            raise StateError(f"machines[{mid!r}]" if mid in state.machines else f"buffers[{mid!r}]",
-                             f"unknown machine {mid!r}")
+            raise StateError(
+                f"machines[{mid!r}]" if mid in state.machines else f"buffers[{mid!r}]",
+                f"unknown machine {mid!r}",
+            )
     ids = iter(range(1_000_000_000, 2_000_000_000))  # distinct from orders created later
 
     def job_of(item: WorkItem, fac: FactorySim, where: str) -> Job:
         product = item.product or fac.mix.ids[0]
         if product not in fac.mix.ids:
-            raise StateError(where, f"unknown product {product!r} for factory {fac.id!r}; known: {list(fac.mix.ids)}")
+            raise StateError(
+                where,
+                f"unknown product {product!r} for factory {fac.id!r}; known: {list(fac.mix.ids)}",
+            )
         factor = fac.mix._factors[fac.mix.ids.index(product)]
         job = Job(next(ids), product, item.quantity, factor, env.now - item.age_s)
         return job
@@ -515,7 +621,11 @@ def _apply_state(model: ComplexModel, state: ComplexState) -> dict[str, dict[str
             q = line.inbuf_of[m.id]
             items = state.buffers.get(m.id, ())
             if len(q.items) + len(items) > q.capacity:
-                raise StateError(f"buffers[{m.id!r}]", f"{len(q.items) + len(items)} lots exceed the buffer capacity {int(q.capacity)}")
+                raise StateError(
+                    f"buffers[{m.id!r}]",
+                    f"{len(q.items) + len(items)} lots exceed the buffer capacity "
+                    f"{int(q.capacity)}",
+                )
             for k, it in enumerate(items):
                 job = job_of(it, fac, f"buffers[{m.id!r}][{k}]")
                 job.entered = job.created
@@ -559,6 +669,8 @@ def _apply_state(model: ComplexModel, state: ComplexState) -> dict[str, dict[str
     return resume
 
 
-def _restart_after(env: simpy.Environment, gate: Gate, seconds: float) -> Generator[simpy.Event, Any, None]:
+def _restart_after(
+    env: simpy.Environment, gate: Gate, seconds: float
+) -> Generator[simpy.Event, Any, None]:
     yield env.timeout(seconds)
     gate.restart()

@@ -53,22 +53,36 @@ def _kpi_bars(result: ExperimentResult) -> go.Figure:
     names = [k for k in HEADLINE_KPIS if k in result.baseline.summaries]
     cols = 3
     rows = max(1, math.ceil(len(names) / cols))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{k} [{kpi_unit(k)}]" for k in names])
+    fig = make_subplots(
+        rows=rows, cols=cols, subplot_titles=[f"{k} [{kpi_unit(k)}]" for k in names]
+    )
     for i, k in enumerate(names):
         r, c = i // cols + 1, i % cols + 1
         for si, s in enumerate(result.scenarios):
             sm = s.summaries.get(k)
             if sm is None:
                 continue
-            fig.add_trace(go.Bar(
-                x=[s.name], y=[sm.mean if _ok(sm.mean) else None],
-                error_y={"type": "data", "array": [_err(sm.half_width)], "visible": True},
-                marker_color=_COLOURS[si % len(_COLOURS)], name=s.name, legendgroup=s.name,
-                showlegend=i == 0,
-                hovertemplate=f"{html.escape(s.name)}: %{{y:.4g}} ± {_err(sm.half_width):.3g}<extra></extra>",
-            ), row=r, col=c)
-    fig.update_layout(height=300 * rows, title="Headline KPIs (mean and 95% CI over replications)",
-                      barmode="group", margin={"t": 80})
+            fig.add_trace(
+                go.Bar(
+                    x=[s.name],
+                    y=[sm.mean if _ok(sm.mean) else None],
+                    error_y={"type": "data", "array": [_err(sm.half_width)], "visible": True},
+                    marker_color=_COLOURS[si % len(_COLOURS)],
+                    name=s.name,
+                    legendgroup=s.name,
+                    showlegend=i == 0,
+                    hovertemplate=f"{html.escape(s.name)}: %{{y:.4g}} ± {_err(sm.half_width):.3g}"
+                    "<extra></extra>",
+                ),
+                row=r,
+                col=c,
+            )
+    fig.update_layout(
+        height=300 * rows,
+        title="Headline KPIs (mean and 95% CI over replications)",
+        barmode="group",
+        margin={"t": 80},
+    )
     return fig
 
 
@@ -88,31 +102,53 @@ def _comparison(result: ExperimentResult) -> go.Figure | None:
             errs.append(100.0 * c.half_width / base if base and _ok(c.half_width) else 0.0)
             ys.append(k)
             texts.append("significant" if c.significant else "not significant")
-        fig.add_trace(go.Bar(
-            x=xs, y=ys, orientation="h", name=scen, text=texts,
-            error_x={"type": "data", "array": errs, "visible": True},
-            marker_color=_COLOURS[si % len(_COLOURS)],
-            hovertemplate="%{y}: %{x:.2f}% (%{text})<extra>" + html.escape(scen) + "</extra>",
-        ))
-    fig.update_layout(title="Difference from the baseline, % (paired, 95% CI)", barmode="group",
-                      height=120 + 40 * len(names) * max(1, len(result.comparisons)),
-                      xaxis_title="% of baseline mean")
+        fig.add_trace(
+            go.Bar(
+                x=xs,
+                y=ys,
+                orientation="h",
+                name=scen,
+                text=texts,
+                error_x={"type": "data", "array": errs, "visible": True},
+                marker_color=_COLOURS[si % len(_COLOURS)],
+                hovertemplate="%{y}: %{x:.2f}% (%{text})<extra>" + html.escape(scen) + "</extra>",
+            )
+        )
+    fig.update_layout(
+        title="Difference from the baseline, % (paired, 95% CI)",
+        barmode="group",
+        height=120 + 40 * len(names) * max(1, len(result.comparisons)),
+        xaxis_title="% of baseline mean",
+    )
     return fig
 
 
 def _utilisation(result: ExperimentResult) -> go.Figure:
     fig = go.Figure()
     for si, s in enumerate(result.scenarios):
-        keys = sorted(k for k in s.summaries if k.startswith("machine.") and k.endswith(".utilisation"))
-        fig.add_trace(go.Bar(
-            x=[k.split(".")[1] for k in keys],
-            y=[s.summaries[k].mean for k in keys],
-            error_y={"type": "data", "array": [_err(s.summaries[k].half_width) for k in keys], "visible": True},
-            name=s.name, marker_color=_COLOURS[si % len(_COLOURS)],
-        ))
-    fig.update_layout(title="Utilisation per machine ((busy + setup) / planned busy time)", barmode="group",
-                      yaxis={"range": [0, 1.05], "title": "utilisation"}, height=480,
-                      xaxis={"tickangle": -60})
+        keys = sorted(
+            k for k in s.summaries if k.startswith("machine.") and k.endswith(".utilisation")
+        )
+        fig.add_trace(
+            go.Bar(
+                x=[k.split(".")[1] for k in keys],
+                y=[s.summaries[k].mean for k in keys],
+                error_y={
+                    "type": "data",
+                    "array": [_err(s.summaries[k].half_width) for k in keys],
+                    "visible": True,
+                },
+                name=s.name,
+                marker_color=_COLOURS[si % len(_COLOURS)],
+            )
+        )
+    fig.update_layout(
+        title="Utilisation per machine ((busy + setup) / planned busy time)",
+        barmode="group",
+        yaxis={"range": [0, 1.05], "title": "utilisation"},
+        height=480,
+        xaxis={"tickangle": -60},
+    )
     return fig
 
 
@@ -122,12 +158,23 @@ def _wip(result: ExperimentResult) -> go.Figure:
         series = s.series_wip.get("complex")
         if not series:
             continue
-        fig.add_trace(go.Scatter(x=s.series_t_h, y=series, mode="lines", name=s.name,
-                                 line={"color": _COLOURS[si % len(_COLOURS)]}))
+        fig.add_trace(
+            go.Scatter(
+                x=s.series_t_h,
+                y=series,
+                mode="lines",
+                name=s.name,
+                line={"color": _COLOURS[si % len(_COLOURS)]},
+            )
+        )
     if result.run.warmup_h > 0:
         fig.add_vline(x=result.run.warmup_h, line_dash="dash", annotation_text="end of warm-up")
-    fig.update_layout(title="Work in progress over time (complex, mean over replications)",
-                      xaxis_title="simulated hours", yaxis_title="units", height=420)
+    fig.update_layout(
+        title="Work in progress over time (complex, mean over replications)",
+        xaxis_title="simulated hours",
+        yaxis_title="units",
+        height=420,
+    )
     return fig
 
 
@@ -141,28 +188,42 @@ def _table(result: ExperimentResult) -> str:
                 continue
             mark = "yes" if c.significant else ""
             rel = f"{100 * c.relative:+.2f}%" if _ok(c.relative) else "n/a"
-            diff = f"{c.diff:+.4g} ± {c.half_width:.3g}" if _ok(c.diff) and _ok(c.half_width) else "n/a"
+            diff = (
+                f"{c.diff:+.4g} ± {c.half_width:.3g}"
+                if _ok(c.diff) and _ok(c.half_width)
+                else "n/a"
+            )
             rows.append(
                 f"<tr><td>{html.escape(scen)}</td><td>{html.escape(k)}</td><td>{html.escape(kpi_unit(k))}</td>"
                 f"<td>{html.escape(diff)}</td><td>{rel}</td><td>{mark}</td></tr>"
             )
     return (
-        "<h2>Paired comparison with the baseline</h2><table><thead><tr><th>scenario</th><th>KPI</th>"
-        "<th>unit</th><th>difference ± 95% CI</th><th>relative</th><th>significant</th></tr></thead><tbody>"
-        + "".join(rows) + "</tbody></table>"
+        "<h2>Paired comparison with the "
+        "baseline</h2><table><thead><tr><th>scenario</th><th>KPI</th>"
+        "<th>unit</th><th>difference ± 95% "
+        "CI</th><th>relative</th><th>significant</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
 
 
 def render_report(result: ExperimentResult, title: str = "Simulation experiment") -> str:
     """The report as one HTML document."""
-    figs = [f for f in (_kpi_bars(result), _comparison(result), _utilisation(result), _wip(result)) if f is not None]
+    figs = [
+        f
+        for f in (_kpi_bars(result), _comparison(result), _utilisation(result), _wip(result))
+        if f is not None
+    ]
     parts = []
     for i, f in enumerate(figs):
         parts.append(f.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
     run = result.run
-    meta = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in result.meta.items())
+    meta = "".join(
+        f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in result.meta.items()
+    )
     scen = "".join(
-        f"<li><b>{html.escape(s.name)}</b>: {html.escape(s.description)}</li>" for s in result.scenarios
+        f"<li><b>{html.escape(s.name)}</b>: {html.escape(s.description)}</li>"
+        for s in result.scenarios
     )
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
@@ -170,14 +231,20 @@ def render_report(result: ExperimentResult, title: str = "Simulation experiment"
         "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}</style></head><body>"
         f"<h1>{html.escape(title)}</h1>"
-        f"<p>{run.replications} replications of {run.days:g} days each, warm-up {run.warmup_h:g} h excluded, "
-        f"seed {run.seed}, {'common' if run.crn else 'independent'} random numbers; 95% confidence intervals.</p>"
+        f"<p>{run.replications} replications of {run.days:g} days each, warm-up "
+        f"{run.warmup_h:g} h excluded, "
+        f"seed {run.seed}, {'common' if run.crn else 'independent'} random numbers; "
+        "95% confidence intervals.</p>"
         f"<ul>{meta}</ul><h2>Scenarios</h2><ul>{scen}</ul>"
-        + "".join(parts) + _table(result) + "</body></html>"
+        + "".join(parts)
+        + _table(result)
+        + "</body></html>"
     )
 
 
-def write_report(result: ExperimentResult, path: str | os.PathLike[str], title: str = "Simulation experiment") -> None:
+def write_report(
+    result: ExperimentResult, path: str | os.PathLike[str], title: str = "Simulation experiment"
+) -> None:
     """Write :func:`render_report` to ``path`` (atomically: a partial file never appears)."""
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")

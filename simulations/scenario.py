@@ -151,7 +151,11 @@ def _line_of(root: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
                     break
             else:
                 break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -201,8 +205,9 @@ _TOP_KEYS = {"version", "name", "description", "config", "run", "settings", "sce
 _SCENARIO_KEYS = {"name", "description", "changes"}
 
 
-def load_scenario_file(path: str | os.PathLike[str], config: str | None = None,
-                       default_config: str = "demo") -> ScenarioFile:
+def load_scenario_file(
+    path: str | os.PathLike[str], config: str | None = None, default_config: str = "demo"
+) -> ScenarioFile:
     """Load and validate a scenario file.
 
     The complex is ``config`` if given, else the file's ``config`` key, else
@@ -213,8 +218,13 @@ def load_scenario_file(path: str | os.PathLike[str], config: str | None = None,
     return parse_scenario_file(data, str(p), root, config, default_config)
 
 
-def parse_scenario_file(data: Any, source: str = "<scenario>", root: yaml.Node | None = None,
-                        config: str | None = None, default_config: str = "demo") -> ScenarioFile:
+def parse_scenario_file(
+    data: Any,
+    source: str = "<scenario>",
+    root: yaml.Node | None = None,
+    config: str | None = None,
+    default_config: str = "demo",
+) -> ScenarioFile:
     """Validate parsed YAML into a :class:`ScenarioFile` (loads the complex it names)."""
     ctx = _Ctx(source, root)
     if not isinstance(data, dict):
@@ -223,7 +233,10 @@ def parse_scenario_file(data: Any, source: str = "<scenario>", root: yaml.Node |
         if k not in _TOP_KEYS:
             raise ctx.error((k,), f"unknown key {k!r}; allowed: {sorted(_TOP_KEYS)}")
     if data.get("version", 1) != 1:
-        raise ctx.error(("version",), f"unsupported version {data.get('version')!r}; this release reads version 1")
+        raise ctx.error(
+            ("version",),
+            f"unsupported version {data.get('version')!r}; this release reads version 1",
+        )
     for key in ("name", "description"):
         if not isinstance(data.get(key, ""), str):
             raise ctx.error((key,), "must be text")
@@ -256,8 +269,11 @@ def parse_scenario_file(data: Any, source: str = "<scenario>", root: yaml.Node |
         if not isinstance(name, str) or not name.strip():
             raise ctx.error((*sp, "name"), "every scenario needs a name")
         if name in seen:
-            raise ctx.error((*sp, "name"), f"duplicate scenario name {name!r}" + (
-                " (reserved for the unchanged complex)" if name == BASELINE else ""))
+            raise ctx.error(
+                (*sp, "name"),
+                f"duplicate scenario name {name!r}"
+                + (" (reserved for the unchanged complex)" if name == BASELINE else ""),
+            )
         seen.add(name)
         desc = item.get("description", "")
         if not isinstance(desc, str):
@@ -276,8 +292,14 @@ def parse_scenario_file(data: Any, source: str = "<scenario>", root: yaml.Node |
         except SimulationError as exc:
             raise ctx.error(sp, str(exc)) from None
         scenarios.append(Scenario(name, desc, scen_complex, scen_settings))
-    return ScenarioFile(source, data.get("name") or Path(source).stem, data.get("description", ""),
-                        cfg, run, tuple(scenarios))
+    return ScenarioFile(
+        source,
+        data.get("name") or Path(source).stem,
+        data.get("description", ""),
+        cfg,
+        run,
+        tuple(scenarios),
+    )
 
 
 def _pin_demand(baseline: Scenario, settings: ModelSettings) -> ModelSettings:
@@ -298,15 +320,18 @@ def _pin_demand(baseline: Scenario, settings: ModelSettings) -> ModelSettings:
     return settings.model_copy(update={"factories": factories})
 
 
-def _settings(ctx: _Ctx, complex_: Complex, raw: dict[str, Any], path: tuple[Any, ...],
-              scenario: bool = False) -> ModelSettings:
+def _settings(
+    ctx: _Ctx, complex_: Complex, raw: dict[str, Any], path: tuple[Any, ...], scenario: bool = False
+) -> ModelSettings:
     if scenario:
         try:
             settings = ModelSettings.model_validate(raw)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = format_path(tuple(first["loc"]))
-            raise ctx.error(path, f"the changes make settings.{where} invalid: {_pydantic_reason(dict(first))}") from None
+            raise ctx.error(
+                path, f"the changes make settings.{where} invalid: {_pydantic_reason(dict(first))}"
+            ) from None
     else:
         settings = ctx.validate(ModelSettings, raw, path)
     try:
@@ -324,9 +349,14 @@ def _complex(ctx: _Ctx, data: dict[str, Any], path: tuple[Any, ...]) -> Complex:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = format_path(tuple(first["loc"]))
-        raise ctx.error(path, f"the changes make the complex invalid at {where}: {_pydantic_reason(dict(first))}") from None
+        raise ctx.error(
+            path,
+            f"the changes make the complex invalid at {where}: {_pydantic_reason(dict(first))}",
+        ) from None
     except ModelReferenceError as exc:
-        raise ctx.error(path, f"the changes make the complex invalid at {format_path(exc.path)}: {exc.reason}") from None
+        raise ctx.error(
+            path, f"the changes make the complex invalid at {format_path(exc.path)}: {exc.reason}"
+        ) from None
 
 
 # ---- changes -------------------------------------------------------------------------------
@@ -347,7 +377,16 @@ def _find(kind: str, ident: str, cdata: dict[str, Any]) -> dict[str, Any] | None
     if kind == "machine":
         return next((m for *_, m in _machines_of(cdata) if m["id"] == ident), None)
     if kind == "line":
-        return next((ln for t in cdata["tenants"] for f in t["factories"] for ln in f["lines"] if ln["id"] == ident), None)
+        return next(
+            (
+                ln
+                for t in cdata["tenants"]
+                for f in t["factories"]
+                for ln in f["lines"]
+                if ln["id"] == ident
+            ),
+            None,
+        )
     if kind == "factory":
         return next((f for t in cdata["tenants"] for f in t["factories"] if f["id"] == ident), None)
     if kind == "tenant":
@@ -358,7 +397,9 @@ def _find(kind: str, ident: str, cdata: dict[str, Any]) -> dict[str, Any] | None
     if kind == "truck":
         return next((tr for tr in lg.get("trucks", ()) if tr["id"] == ident), None)
     if kind == "dock":
-        return next((d for d in (lg.get("centre") or {}).get("docks", ()) if d["id"] == ident), None)
+        return next(
+            (d for d in (lg.get("centre") or {}).get("docks", ()) if d["id"] == ident), None
+        )
     return None
 
 
@@ -376,15 +417,26 @@ def _known(kind: str, cdata: dict[str, Any]) -> str:
     elif kind == "truck":
         ids = [tr["id"] for tr in (cdata.get("logistics") or {}).get("trucks", ())]
     else:
-        ids = [d["id"] for d in ((cdata.get("logistics") or {}).get("centre") or {}).get("docks", ())]
+        ids = [
+            d["id"] for d in ((cdata.get("logistics") or {}).get("centre") or {}).get("docks", ())
+        ]
     return ", ".join(ids[:12]) + (", ..." if len(ids) > 12 else "") if ids else "(none)"
 
 
-def _apply_change(ctx: _Ctx, path: tuple[Any, ...], change: Any, cdata: dict[str, Any],
-                  sdata: dict[str, Any], base: ModelSettings) -> None:
+def _apply_change(
+    ctx: _Ctx,
+    path: tuple[Any, ...],
+    change: Any,
+    cdata: dict[str, Any],
+    sdata: dict[str, Any],
+    base: ModelSettings,
+) -> None:
     if not isinstance(change, dict) or not change:
-        raise ctx.error(path, "a change must be a mapping: {target: ..., set|scale|add: ...}, "
-                              "{add_machine: ...}, {add_truck: ...}, {remove_truck: ID} or {disaster: ...}")
+        raise ctx.error(
+            path,
+            "a change must be a mapping: {target: ..., set|scale|add: ...}, "
+            "{add_machine: ...}, {add_truck: ...}, {remove_truck: ID} or {disaster: ...}",
+        )
     if "add_machine" in change:
         _only(ctx, path, change, "add_machine")
         return _add_machine(ctx, (*path, "add_machine"), change["add_machine"], cdata, sdata)
@@ -396,7 +448,9 @@ def _apply_change(ctx: _Ctx, path: tuple[Any, ...], change: Any, cdata: dict[str
         tid = change["remove_truck"]
         lg = cdata.get("logistics") or {}
         if not isinstance(tid, str) or _find("truck", tid, cdata) is None:
-            raise ctx.error((*path, "remove_truck"), f"unknown truck {tid!r}; known: {_known('truck', cdata)}")
+            raise ctx.error(
+                (*path, "remove_truck"), f"unknown truck {tid!r}; known: {_known('truck', cdata)}"
+            )
         lg["trucks"] = [t for t in lg["trucks"] if t["id"] != tid]
         return None
     if "disaster" in change:
@@ -410,7 +464,10 @@ def _apply_change(ctx: _Ctx, path: tuple[Any, ...], change: Any, cdata: dict[str
     allowed = {"target", "description", *_OPS}
     for k in change:
         if k not in allowed:
-            raise ctx.error((*path, k), f"unknown key {k!r}; a parameter change takes target and one of set/scale/add")
+            raise ctx.error(
+                (*path, k),
+                f"unknown key {k!r}; a parameter change takes target and one of set/scale/add",
+            )
     target = change.get("target")
     if not isinstance(target, str) or not target:
         raise ctx.error((*path, "target"), "missing target, e.g. machine.hanbit-f1-smt.mttr_h")
@@ -449,32 +506,50 @@ def _field_setter(container: dict[str, Any], key: str, current: Any = None) -> A
     return apply
 
 
-def _resolve_target(ctx: _Ctx, path: tuple[Any, ...], target: str, cdata: dict[str, Any],
-                    sdata: dict[str, Any], base: ModelSettings) -> list[Any]:
+def _resolve_target(
+    ctx: _Ctx,
+    path: tuple[Any, ...],
+    target: str,
+    cdata: dict[str, Any],
+    sdata: dict[str, Any],
+    base: ModelSettings,
+) -> list[Any]:
     parts = target.split(".")
     head = parts[0]
-    hint = ("targets look like machine.ID.FIELD, line.ID.buffer_capacity, line.ID.machines.FIELD, "
-            "factory.ID.FIELD, truck.ID.FIELD, dock.ID.capacity, complex.machines.FIELD, "
-            "logistics.FIELD, emergency.FIELD, defaults.FIELD")
+    hint = (
+        "targets look like machine.ID.FIELD, line.ID.buffer_capacity, line.ID.machines.FIELD, "
+        "factory.ID.FIELD, truck.ID.FIELD, dock.ID.capacity, complex.machines.FIELD, "
+        "logistics.FIELD, emergency.FIELD, defaults.FIELD"
+    )
     if head in ("logistics", "emergency", "defaults"):
         if len(parts) != 2:
             raise ctx.error(path, f"unknown target {target!r}: {hint}")
         section = getattr(base, head)
         field = parts[1]
         if field not in type(section).model_fields:
-            raise ctx.error(path, f"unknown {head} setting {field!r}; known: {sorted(type(section).model_fields)}")
+            raise ctx.error(
+                path,
+                f"unknown {head} setting {field!r}; known: {sorted(type(section).model_fields)}",
+            )
         sec = sdata.setdefault(head, {})
         return [_field_setter(sec, field, getattr(section, field))]
     if head == "complex":
         if len(parts) < 3 or parts[1] != "machines":
             raise ctx.error(path, f"unknown target {target!r}: {hint}")
-        return [_machine_setter(ctx, path, m, parts[2:], sdata, base) for *_, m in _machines_of(cdata)]
-    if head not in ("machine", "line", "factory", "tenant", "zone", "truck", "dock") or len(parts) < 3:
+        return [
+            _machine_setter(ctx, path, m, parts[2:], sdata, base) for *_, m in _machines_of(cdata)
+        ]
+    if (
+        head not in ("machine", "line", "factory", "tenant", "zone", "truck", "dock")
+        or len(parts) < 3
+    ):
         raise ctx.error(path, f"unknown target {target!r}: {hint}")
     ident = parts[1]
     obj = _find(head, ident, cdata)
     if obj is None:
-        raise ctx.error(path, f"unknown {head} {ident!r} in target {target!r}; known: {_known(head, cdata)}")
+        raise ctx.error(
+            path, f"unknown {head} {ident!r} in target {target!r}; known: {_known(head, cdata)}"
+        )
     rest = parts[2:]
     if head in _GROUPS and rest[0] == "machines":
         if len(rest) < 2:
@@ -489,11 +564,18 @@ def _resolve_target(ctx: _Ctx, path: tuple[Any, ...], target: str, cdata: dict[s
         raise ctx.error(path, f"unknown target {target!r}: {hint}")
     if head == "line":
         if field not in _LINE_FIELDS:
-            raise ctx.error(path, f"unknown line field {field!r}; known: {sorted(_LINE_FIELDS)} (or machines.FIELD)")
+            raise ctx.error(
+                path,
+                f"unknown line field {field!r}; known: {sorted(_LINE_FIELDS)} (or machines.FIELD)",
+            )
         return [_field_setter(obj, field)]
     if head == "factory":
         if field not in _FACTORY_SETTINGS:
-            raise ctx.error(path, f"unknown factory setting {field!r}; known: {sorted(_FACTORY_SETTINGS)} (or machines.FIELD)")
+            raise ctx.error(
+                path,
+                f"unknown factory setting {field!r}; known: "
+                f"{sorted(_FACTORY_SETTINGS)} (or machines.FIELD)",
+            )
         fac = sdata.setdefault("factories", {}).setdefault(ident, {})
         current = base.factory_value(ident, field) if hasattr(base.defaults, field) else None
         return [_field_setter(fac, field, current if isinstance(current, int | float) else None)]
@@ -508,12 +590,22 @@ def _resolve_target(ctx: _Ctx, path: tuple[Any, ...], target: str, cdata: dict[s
     raise ctx.error(path, f"unknown target {target!r}: a {head} takes machines.FIELD")
 
 
-def _machine_setter(ctx: _Ctx, path: tuple[Any, ...], m: dict[str, Any], rest: list[str],
-                    sdata: dict[str, Any], base: ModelSettings) -> Any:
+def _machine_setter(
+    ctx: _Ctx,
+    path: tuple[Any, ...],
+    m: dict[str, Any],
+    rest: list[str],
+    sdata: dict[str, Any],
+    base: ModelSettings,
+) -> Any:
     field = rest[0]
     if field == "power_kw":
         if len(rest) != 2 or rest[1] not in _POWER_FIELDS:
-            raise ctx.error(path, f"power targets look like machine.ID.power_kw.STATE with STATE in {sorted(_POWER_FIELDS)}")
+            raise ctx.error(
+                path,
+                "power targets look like machine.ID.power_kw.STATE with STATE in "
+                f"{sorted(_POWER_FIELDS)}",
+            )
         return _field_setter(m["power_kw"], rest[1])
     if len(rest) != 1:
         raise ctx.error(path, f"unknown machine field {'.'.join(rest)!r}")
@@ -526,14 +618,21 @@ def _machine_setter(ctx: _Ctx, path: tuple[Any, ...], m: dict[str, Any], rest: l
     raise ctx.error(path, f"unknown machine field {field!r}; known: {known}")
 
 
-def _add_machine(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any], sdata: dict[str, Any]) -> None:
+def _add_machine(
+    ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any], sdata: dict[str, Any]
+) -> None:
     if not isinstance(spec, dict):
-        raise ctx.error(path, "add_machine needs a mapping: {line: ID, id: NEW_ID, after: ID, copy: ID, ...fields}")
+        raise ctx.error(
+            path,
+            "add_machine needs a mapping: {line: ID, id: NEW_ID, after: ID, copy: ID, ...fields}",
+        )
     spec = dict(spec)
     line_id = spec.pop("line", None)
     line = _find("line", str(line_id), cdata) if line_id is not None else None
     if line is None:
-        raise ctx.error((*path, "line"), f"unknown line {line_id!r}; known: {_known('line', cdata)}")
+        raise ctx.error(
+            (*path, "line"), f"unknown line {line_id!r}; known: {_known('line', cdata)}"
+        )
     new_id = spec.pop("id", None)
     if not isinstance(new_id, str):
         raise ctx.error((*path, "id"), "add_machine needs the new machine's id")
@@ -541,21 +640,31 @@ def _add_machine(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, A
     after = spec.pop("after", None)
     parallel = spec.pop("parallel_to", None)
     if after is not None and parallel is not None:
-        raise ctx.error((*path, "parallel_to"), "give either 'after' (in series) or 'parallel_to', not both")
+        raise ctx.error(
+            (*path, "parallel_to"), "give either 'after' (in series) or 'parallel_to', not both"
+        )
     for key, ref in (("after", after), ("parallel_to", parallel)):
         if ref is not None and ref not in ids:
-            raise ctx.error((*path, key), f"machine {ref!r} is not in line {line_id!r}; it has {ids}")
+            raise ctx.error(
+                (*path, key), f"machine {ref!r} is not in line {line_id!r}; it has {ids}"
+            )
     if parallel is not None:
         after = parallel
     src_id = spec.pop("copy", None) or after or ids[-1]
     src = _find("machine", str(src_id), cdata)
     if src is None:
-        raise ctx.error((*path, "copy"), f"unknown machine {src_id!r}; known: {_known('machine', cdata)}")
+        raise ctx.error(
+            (*path, "copy"), f"unknown machine {src_id!r}; known: {_known('machine', cdata)}"
+        )
     new = copy.deepcopy(src)
     new.update({"id": new_id, "name": spec.pop("name", new_id), "sensors": []})
     for k, v in spec.items():
         if k not in Machine.model_fields or k in ("id", "sensors"):
-            raise ctx.error((*path, k), f"unknown machine field {k!r}; known: {sorted(set(Machine.model_fields) - {'id', 'sensors'})}")
+            raise ctx.error(
+                (*path, k),
+                f"unknown machine field {k!r}; known: "
+                f"{sorted(set(Machine.model_fields) - {'id', 'sensors'})}",
+            )
         new[k] = v
     pos = ids.index(after) + 1 if after is not None else len(ids)
     line["machines"].insert(pos, new)
@@ -570,7 +679,10 @@ def _add_machine(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, A
 
 def _add_truck(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
-        raise ctx.error(path, "add_truck needs a mapping: {id: NEW_ID, copy: ID, capacity: N, home: ID, tenant: ID}")
+        raise ctx.error(
+            path,
+            "add_truck needs a mapping: {id: NEW_ID, copy: ID, capacity: N, home: ID, tenant: ID}",
+        )
     lg = cdata.get("logistics")
     if not lg:
         raise ctx.error(path, "the complex has no logistics section to add a truck to")
@@ -580,12 +692,17 @@ def _add_truck(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any
     if src_id is not None:
         src = _find("truck", str(src_id), cdata)
         if src is None:
-            raise ctx.error((*path, "copy"), f"unknown truck {src_id!r}; known: {_known('truck', cdata)}")
+            raise ctx.error(
+                (*path, "copy"), f"unknown truck {src_id!r}; known: {_known('truck', cdata)}"
+            )
         base = copy.deepcopy(src)
     base["sensors"] = []
     for k, v in spec.items():
         if k not in {"id", *_TRUCK_FIELDS}:
-            raise ctx.error((*path, k), f"unknown truck field {k!r}; known: {sorted({'id', 'copy', *_TRUCK_FIELDS})}")
+            raise ctx.error(
+                (*path, k),
+                f"unknown truck field {k!r}; known: {sorted({'id', 'copy', *_TRUCK_FIELDS})}",
+            )
         base[k] = v
     if "id" not in spec:
         raise ctx.error(path, "add_truck needs the new truck's id")

@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from simulations.distributions import Distribution, parse_distribution
 
@@ -63,8 +70,12 @@ class ProductSettings(_Strict):
 
     id: Id
     weight: float = Field(default=1.0, gt=0, description="share of orders (relative)")
-    lot_size: DistSpec | None = Field(default=None, description="units per order; default: the factory's")
-    work_factor: float = Field(default=1.0, gt=0, description="processing time multiplier on every machine")
+    lot_size: DistSpec | None = Field(
+        default=None, description="units per order; default: the factory's"
+    )
+    work_factor: float = Field(
+        default=1.0, gt=0, description="processing time multiplier on every machine"
+    )
 
 
 class DowntimeWindow(_Strict):
@@ -92,18 +103,29 @@ class _ReleaseFields(_Strict):
         default=None, gt=0, le=2.0, description="target load of the bottleneck in working time"
     )
     arrivals: DistSpec | None = Field(
-        default=None, description="order inter-arrival time (working time); default: exponential from utilisation"
+        default=None,
+        description="order inter-arrival time (working time); default: from utilisation",
     )
     release: Literal["arrivals", "saturate"] | None = Field(
         default=None, description="saturate: the first machine never waits for work"
     )
     lot_size: DistSpec | None = None
     planned_downtime: tuple[DowntimeWindow, ...] | None = None
-    materials: bool | None = Field(default=None, description="orders wait for material trucked from the centre")
-    pack_size: int | None = Field(default=None, ge=1, description="product units per transport unit")
-    shipment_size: int | None = Field(default=None, ge=1, description="transport units that trigger a shipment")
-    max_wait_h: float | None = Field(default=None, gt=0, description="ship waiting goods at least this often")
-    due_h: float | None = Field(default=None, gt=0, description="delivery due time after the request")
+    materials: bool | None = Field(
+        default=None, description="orders wait for material trucked from the centre"
+    )
+    pack_size: int | None = Field(
+        default=None, ge=1, description="product units per transport unit"
+    )
+    shipment_size: int | None = Field(
+        default=None, ge=1, description="transport units that trigger a shipment"
+    )
+    max_wait_h: float | None = Field(
+        default=None, gt=0, description="ship waiting goods at least this often"
+    )
+    due_h: float | None = Field(
+        default=None, gt=0, description="delivery due time after the request"
+    )
 
 
 class FactorySettings(_ReleaseFields):
@@ -127,12 +149,19 @@ class FactorySettings(_ReleaseFields):
 class _MachineBehaviour(_Strict):
     """Per-machine stochastic behaviour (unset falls back to ``defaults``)."""
 
-    processing: DistSpec | None = Field(default=None, description="time per unit; relative to ideal cycle")
-    time_to_failure: DistSpec | None = Field(default=None, description="operating time between failures; relative to MTBF")
+    processing: DistSpec | None = Field(
+        default=None, description="time per unit; relative to ideal cycle"
+    )
+    time_to_failure: DistSpec | None = Field(
+        default=None, description="operating time between failures; relative to MTBF"
+    )
     time_to_repair: DistSpec | None = Field(default=None, description="relative to MTTR")
-    setup: DistSpec | None = Field(default=None, description="time per product change; relative to setup_time_s")
+    setup: DistSpec | None = Field(
+        default=None, description="time per product change; relative to setup_time_s"
+    )
     scrap_every: DistSpec | None = Field(
-        default=None, description="units from one scrapped unit to the next; default geometric(scrap_rate)"
+        default=None,
+        description="units from one scrapped unit to the next; default geometric(scrap_rate)",
     )
     failures: bool | None = None
 
@@ -141,7 +170,8 @@ class MachineSettings(_MachineBehaviour):
     """Per-machine settings: stochastic behaviour and place in the line."""
 
     parallel_to: Id | None = Field(
-        default=None, description="works in parallel with this machine of the same line (shares its buffers)"
+        default=None,
+        description="works in parallel with this machine of the same line (shares its buffers)",
     )
 
 
@@ -155,19 +185,26 @@ class DefaultSettings(_ReleaseFields, _MachineBehaviour):
     utilisation: float | None = Field(default=0.8, gt=0, le=2.0)
     release: Literal["arrivals", "saturate"] | None = "arrivals"
     lot_minutes: float = Field(
-        default=30.0, gt=0, description="default lot size: this many minutes of the bottleneck's ideal work"
+        default=30.0,
+        gt=0,
+        description="default lot size: this many minutes of the bottleneck's ideal work",
     )
     planned_downtime: tuple[DowntimeWindow, ...] | None = ()
     materials: bool | None = False
     max_wait_h: float | None = Field(default=2.0, gt=0)
     due_h: float | None = Field(default=4.0, gt=0)
     # Never faster than the ideal cycle time (ISO performance <= 1), 10% slower on average.
-    processing: DistSpec | None = Field(default_factory=lambda: parse_distribution(
-        {"dist": "triangular", "low": 1.0, "mode": 1.05, "high": 1.25, "unit": "relative"}))
+    processing: DistSpec | None = Field(
+        default_factory=lambda: parse_distribution(
+            {"dist": "triangular", "low": 1.0, "mode": 1.05, "high": 1.25, "unit": "relative"}
+        )
+    )
     time_to_failure: DistSpec | None = Field(default_factory=lambda: _rel("exponential", 1.0))
     time_to_repair: DistSpec | None = Field(default_factory=lambda: _rel("exponential", 1.0))
     setup: DistSpec | None = Field(
-        default_factory=lambda: parse_distribution({"dist": "constant", "value": 1.0, "unit": "relative"})
+        default_factory=lambda: parse_distribution(
+            {"dist": "constant", "value": 1.0, "unit": "relative"}
+        )
     )
     failures: bool | None = True
 
@@ -182,7 +219,9 @@ class LogisticsSettings(_Strict):
         "shared: every truck serves every tenant",
     )
     handling_fixed_s: float = Field(default=300.0, ge=0, description="per stop: docking, paperwork")
-    handling_per_pack_s: float = Field(default=10.0, ge=0, description="per transport unit loaded or unloaded")
+    handling_per_pack_s: float = Field(
+        default=10.0, ge=0, description="per transport unit loaded or unloaded"
+    )
 
 
 class EmergencySettings(_Strict):
@@ -190,11 +229,15 @@ class EmergencySettings(_Strict):
 
     teams: int = Field(default=1, ge=1, le=1000)
     response: DistSpec = Field(
-        default_factory=lambda: parse_distribution({"dist": "exponential", "mean": 20, "unit": "min"}),
+        default_factory=lambda: parse_distribution(
+            {"dist": "exponential", "mean": 20, "unit": "min"}
+        ),
         description="time for a team to reach the site",
     )
     restart: DistSpec = Field(
-        default_factory=lambda: parse_distribution({"dist": "constant", "value": 30, "unit": "min"}),
+        default_factory=lambda: parse_distribution(
+            {"dist": "constant", "value": 30, "unit": "min"}
+        ),
         description="time from the end of the hazard until production restarts",
     )
 
@@ -216,7 +259,9 @@ class DisasterSpec(_Strict):
     duration: DistSpec | None = None
     duration_h: float | None = Field(default=None, gt=0)
     blocks_roads: bool | None = None
-    response: bool | None = Field(default=None, description="needs an emergency team before containment")
+    response: bool | None = Field(
+        default=None, description="needs an emergency team before containment"
+    )
     name: str = ""
 
     @model_validator(mode="before")
@@ -287,7 +332,9 @@ class ModelSettings(_Strict):
     logistics: LogisticsSettings = Field(default_factory=LogisticsSettings)
     emergency: EmergencySettings = Field(default_factory=EmergencySettings)
     disasters: tuple[DisasterSpec, ...] = ()
-    sample_every_min: float = Field(default=60.0, gt=0, description="WIP time-series sampling interval")
+    sample_every_min: float = Field(
+        default=60.0, gt=0, description="WIP time-series sampling interval"
+    )
 
     def factory(self, fid: str) -> FactorySettings:
         return self.factories.get(fid) or _EMPTY_FACTORY
@@ -335,11 +382,14 @@ def check_settings(settings: ModelSettings, complex_: Any) -> None:
         known("factory", fid, factories, ("factories", fid))
         if fs.shifts is not None:
             if not fs.shifts:
-                raise SettingsReferenceError(("factories", fid, "shifts"), "a factory needs at least one shift")
+                raise SettingsReferenceError(
+                    ("factories", fid, "shifts"), "a factory needs at least one shift"
+                )
             for i, name in enumerate(fs.shifts):
                 if not shifts:
                     raise SettingsReferenceError(
-                        ("factories", fid, "shifts", i), "the site defines no shifts (it works around the clock)"
+                        ("factories", fid, "shifts", i),
+                        "the site defines no shifts (it works around the clock)",
                     )
                 known("shift", name, shifts, ("factories", fid, "shifts", i))
     line_of = {m.id: ln.id for f in factories.values() for ln in f.lines for m in ln.machines}
@@ -350,10 +400,13 @@ def check_settings(settings: ModelSettings, complex_: Any) -> None:
             if line_of[ms.parallel_to] != line_of[mid]:
                 raise SettingsReferenceError(
                     ("machines", mid, "parallel_to"),
-                    f"{ms.parallel_to!r} is in line {line_of[ms.parallel_to]!r}, not in {line_of[mid]!r}",
+                    f"{ms.parallel_to!r} is in line {line_of[ms.parallel_to]!r}, not "
+                    f"in {line_of[mid]!r}",
                 )
             if ms.parallel_to == mid:
-                raise SettingsReferenceError(("machines", mid, "parallel_to"), "a machine cannot be parallel to itself")
+                raise SettingsReferenceError(
+                    ("machines", mid, "parallel_to"), "a machine cannot be parallel to itself"
+                )
     for i, d in enumerate(settings.disasters):
         for j, z in enumerate(d.zones):
             known("zone", z, zones, ("disasters", i, "zones", j))

@@ -59,31 +59,47 @@ def toy_complex(
         suffix = "" if n == 0 else f"-f{n}"
         zone = "A" if n % 2 == 0 else "B"
         x = 200.0 + 150.0 * (n // 2) if zone == "A" else 1200.0 + 150.0 * (n // 2)
-        facs.append({
-            "id": f"f{n}",
-            "zone": zone,
-            "position": {"x": x, "y": 500.0},
-            "lines": [
-                {"id": f"l{i}{suffix}", "buffer_capacity": buffer_capacity,
-                 "machines": [{**m, "id": f"{m['id']}{suffix}"} for m in ms]}
-                for i, ms in enumerate(lines)
-            ],
-        })
+        facs.append(
+            {
+                "id": f"f{n}",
+                "zone": zone,
+                "position": {"x": x, "y": 500.0},
+                "lines": [
+                    {
+                        "id": f"l{i}{suffix}",
+                        "buffer_capacity": buffer_capacity,
+                        "machines": [{**m, "id": f"{m['id']}{suffix}"} for m in ms],
+                    }
+                    for i, ms in enumerate(lines)
+                ],
+            }
+        )
     data: dict[str, Any] = {
         "version": 1,
-        "site": {"id": "toy", "name": "Toy park", "width_m": 2000, "height_m": 1000,
-                 "shifts": [{"name": n, "start": s, "hours": h} for n, s, h in shifts]},
+        "site": {
+            "id": "toy",
+            "name": "Toy park",
+            "width_m": 2000,
+            "height_m": 1000,
+            "shifts": [{"name": n, "start": s, "hours": h} for n, s, h in shifts],
+        },
         "zones": [
             {"id": "A", "area": {"x": 0, "y": 0, "w": 1000, "h": 1000}},
             {"id": "B", "area": {"x": 1000, "y": 0, "w": 1000, "h": 1000}},
         ],
-        "tenants": [{"id": f"t{n}", "name": f"Tenant {n}", "industry": "other", "factories": [f]}
-                    for n, f in enumerate(facs)],
+        "tenants": [
+            {"id": f"t{n}", "name": f"Tenant {n}", "industry": "other", "factories": [f]}
+            for n, f in enumerate(facs)
+        ],
     }
     if trucks:
         data["logistics"] = {
-            "centre": {"id": "hub", "zone": "B", "position": {"x": 1800.0, "y": 500.0},
-                       "docks": [{"id": f"dock-{i}", "capacity": c} for i, c in enumerate(docks)]},
+            "centre": {
+                "id": "hub",
+                "zone": "B",
+                "position": {"x": 1800.0, "y": 500.0},
+                "docks": [{"id": f"dock-{i}", "capacity": c} for i, c in enumerate(docks)],
+            },
             "trucks": list(trucks),
             "roads": [[{"x": x, "y": y} for x, y in road] for road in roads],
         }

@@ -17,16 +17,23 @@ ROAD = [[(0.0, 500.0), (2000.0, 500.0)]]
 
 def _complex(**kw):
     trucks = [{"id": "k1", "capacity": 10, "speed_kmh": 36, "home": "hub"}]
-    return toy_complex([[machine("m", 10), machine("n", 12)]], factories=2, trucks=trucks, roads=ROAD, **kw)
+    return toy_complex(
+        [[machine("m", 10), machine("n", 12)]], factories=2, trucks=trucks, roads=ROAD, **kw
+    )
 
 
 def _settings(disasters, **defaults) -> ModelSettings:
-    return ModelSettings.model_validate({
-        "defaults": {"failures": False, "utilisation": 0.7, **defaults},
-        "emergency": {"teams": 1, "response": {"dist": "constant", "value": 30, "unit": "min"},
-                      "restart": {"dist": "constant", "value": 30, "unit": "min"}},
-        "disasters": disasters,
-    })
+    return ModelSettings.model_validate(
+        {
+            "defaults": {"failures": False, "utilisation": 0.7, **defaults},
+            "emergency": {
+                "teams": 1,
+                "response": {"dist": "constant", "value": 30, "unit": "min"},
+                "restart": {"dist": "constant", "value": 30, "unit": "min"},
+            },
+            "disasters": disasters,
+        }
+    )
 
 
 def test_scheduled_flood_stops_the_zone_and_is_followed_to_recovery():
@@ -38,8 +45,12 @@ def test_scheduled_flood_stops_the_zone_and_is_followed_to_recovery():
     model.run(5 * 24 * H)
     onset = 32 * H
     phases = [(e.data["phase"], e.time) for e in events if e.kind == DISASTER]
-    assert phases[:4] == [("start", onset), ("response", onset + 0.5 * H), ("contained", onset + 4.5 * H),
-                          ("restarted", onset + 5 * H)]
+    assert phases[:4] == [
+        ("start", onset),
+        ("response", onset + 0.5 * H),
+        ("contained", onset + 4.5 * H),
+        ("restarted", onset + 5 * H),
+    ]
     assert phases[4][0] == "recovered" and phases[4][1] >= onset + 5 * H
     start = next(e for e in events if e.kind == DISASTER)
     assert start.data["zones"] == ["B"] and start.data["factories"] == ["f1"]
@@ -52,7 +63,11 @@ def test_scheduled_flood_stops_the_zone_and_is_followed_to_recovery():
     assert k["complex.disasters"] == 1
     assert k["complex.time_to_recover_h"] == pytest.approx((phases[4][1] - onset) / H)
     # While flooded, the zone's machines report "down" with reason "disaster".
-    states = [(e.time, e.data["reason"]) for e in events if e.kind == "machine.state" and e.source == "n-f1"]
+    states = [
+        (e.time, e.data["reason"])
+        for e in events
+        if e.kind == "machine.state" and e.source == "n-f1"
+    ]
     assert (onset, "disaster") in states
 
 
@@ -104,8 +119,15 @@ def test_disaster_outside_planned_time_costs_nothing():
 def test_random_disasters_follow_their_yearly_rate():
     counts = []
     for r in range(6):
-        model = build_model(_complex(), _settings([{"kind": "fire", "factory": "f0", "rate_per_year": 40,
-                                                    "duration_h": 1}], arrivals=1e9), seed=5, replication=r)
+        model = build_model(
+            _complex(),
+            _settings(
+                [{"kind": "fire", "factory": "f0", "rate_per_year": 40, "duration_h": 1}],
+                arrivals=1e9,
+            ),
+            seed=5,
+            replication=r,
+        )
         model.run(365 * 24 * H)
         counts.append(model.kpis()["complex.disasters"])
     assert summarize(counts).contains(40)

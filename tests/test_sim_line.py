@@ -23,9 +23,22 @@ def _run(c, s, hours, seed=1, replication=0, warmup_h=2.0):
 def test_throughput_equals_bottleneck_rate_with_large_buffers():
     # 10 s, 12 s (bottleneck), 8 s: 300 units/h; variable times, buffers of 50.
     c = toy_complex([[machine("a", 10), machine("b", 12), machine("c", 8)]], buffer_capacity=50)
-    s = ModelSettings.model_validate({"defaults": {
-        "failures": False, "release": "saturate", "lot_size": 1,
-        "processing": {"dist": "triangular", "low": 0.8, "mode": 1.0, "high": 1.2, "unit": "relative"}}})
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {
+                "failures": False,
+                "release": "saturate",
+                "lot_size": 1,
+                "processing": {
+                    "dist": "triangular",
+                    "low": 0.8,
+                    "mode": 1.0,
+                    "high": 1.2,
+                    "unit": "relative",
+                },
+            }
+        }
+    )
     th = summarize([_run(c, s, 40, replication=r)["line.l0.throughput_uph"] for r in range(5)])
     assert th.contains(300.0) or th.mean == pytest.approx(300.0, rel=0.002), th
     k = _run(c, s, 40)
@@ -41,9 +54,16 @@ def test_small_buffer_blocking_matches_the_two_station_markov_chain():
     # throughput = mu (b + 2) / (b + 3): 0.75 mu for b = 1.
     mu_per_h = 3600.0 / 10.0
     c = toy_complex([[machine("a", 10), machine("b", 10)]], buffer_capacity=1)
-    s = ModelSettings.model_validate({"defaults": {
-        "failures": False, "release": "saturate", "lot_size": 1,
-        "processing": {"dist": "exponential", "mean": 1.0, "unit": "relative"}}})
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {
+                "failures": False,
+                "release": "saturate",
+                "lot_size": 1,
+                "processing": {"dist": "exponential", "mean": 1.0, "unit": "relative"},
+            }
+        }
+    )
     small = [_run(c, s, 60, replication=r) for r in range(8)]
     th = summarize([k["line.l0.throughput_uph"] for k in small])
     assert th.contains(mu_per_h * 3 / 4), th
@@ -58,10 +78,16 @@ def test_small_buffer_blocking_matches_the_two_station_markov_chain():
 
 def test_parallel_machine_doubles_the_station_capacity():
     c = toy_complex([[machine("a", 10), machine("b", 20), machine("b2", 20)]], buffer_capacity=20)
-    base = {"failures": False, "release": "saturate", "lot_size": 1, "processing": {"dist": "constant", "value": 1,
-                                                                                     "unit": "relative"}}
+    base = {
+        "failures": False,
+        "release": "saturate",
+        "lot_size": 1,
+        "processing": {"dist": "constant", "value": 1, "unit": "relative"},
+    }
     serial = ModelSettings.model_validate({"defaults": base})
-    parallel = ModelSettings.model_validate({"defaults": base, "machines": {"b2": {"parallel_to": "b"}}})
+    parallel = ModelSettings.model_validate(
+        {"defaults": base, "machines": {"b2": {"parallel_to": "b"}}}
+    )
     # In series the two 20 s machines give 180/h; in parallel they give 360/h
     # (machine a, 10 s, then limits to 360/h as well).
     assert _run(c, serial, 10)["line.l0.throughput_uph"] == pytest.approx(180.0, rel=0.01)

@@ -25,7 +25,12 @@ def _truck(id: str, tenant: str | None = None, capacity: int = 10, speed: float 
 def test_road_network_distances_crossings_driveways_and_blocking():
     zones = [ZoneArea("A", 0, 0, 100, 100), ZoneArea("B", 100, 0, 100, 100)]
     # An L of two roads plus a shortcut through zone B; places beside the roads.
-    roads = [[(0, 10), (190, 10)], [(190, 10), (190, 90)], [(10, 90), (190, 90)], [(150, 0), (150, 100)]]
+    roads = [
+        [(0, 10), (190, 10)],
+        [(190, 10), (190, 90)],
+        [(10, 90), (190, 90)],
+        [(150, 0), (150, 100)],
+    ]
     net = RoadNetwork(roads, {"p": (10, 5), "q": (20, 95), "r": (150, 50)}, zones)
     # p -> onto the road at (10, 10): 5 m; along y=10 to x=150, up the crossing road x=150 to y=90,
     # back along y=90 to x=20, then 5 m to q.
@@ -58,7 +63,11 @@ def test_a_delivery_takes_travel_and_handling_time():
     delivered = [e for e in events if e.kind == SHIPMENT_DELIVERED]
     assert [e.time for e in delivered] == [pytest.approx(160 + 350 + 160 + 350)]
     assert delivered[0].data["on_time"] is True
-    moves = [(e.data["origin"], e.data["destination"], e.data["distance_m"]) for e in events if e.kind == TRUCK_MOVE]
+    moves = [
+        (e.data["origin"], e.data["destination"], e.data["distance_m"])
+        for e in events
+        if e.kind == TRUCK_MOVE
+    ]
     assert moves == [("hub", "f0", pytest.approx(1600)), ("f0", "hub", pytest.approx(1600))]
     k = model.kpis()
     assert k["logistics.deliveries"] == 1
@@ -66,8 +75,13 @@ def test_a_delivery_takes_travel_and_handling_time():
 
 
 def test_trucks_wait_for_a_free_dock():
-    c = toy_complex([[machine("m", 10)]], factories=2, trucks=[_truck("k1"), _truck("k2")], docks=(1,),
-                    roads=ROAD)
+    c = toy_complex(
+        [[machine("m", 10)]],
+        factories=2,
+        trucks=[_truck("k1"), _truck("k2")],
+        docks=(1,),
+        roads=ROAD,
+    )
     model = build_model(c, ModelSettings.model_validate(QUIET))
     # Both trucks start at the hub and need the single dock at the same moment.
     model.logistics.request("inbound", "hub", "f0", 5, "t0", 3600.0, None)
@@ -81,19 +95,32 @@ def test_trucks_wait_for_a_free_dock():
 
 def _fleet_settings(dispatch: str) -> ModelSettings:
     # A full truck (10 packs of 10 units) every 1000 s per factory, due in 30 min.
-    return ModelSettings.model_validate({
-        "defaults": {"release": "saturate", "lot_size": 10, "pack_size": 10, "shipment_size": 10, "failures": False,
-                     "due_h": 0.5, "processing": {"dist": "constant", "value": 10}},
-        "logistics": {"dispatch": dispatch},
-    })
+    return ModelSettings.model_validate(
+        {
+            "defaults": {
+                "release": "saturate",
+                "lot_size": 10,
+                "pack_size": 10,
+                "shipment_size": 10,
+                "failures": False,
+                "due_h": 0.5,
+                "processing": {"dist": "constant", "value": 10},
+            },
+            "logistics": {"dispatch": dispatch},
+        }
+    )
 
 
 def test_shared_pool_serves_a_busy_tenant_better_than_its_dedicated_truck():
     # Each of two tenants ships a truckload every 1000 s. t0 owns one truck, whose round
     # trip takes 1120 s (1600 m each way, 400 s handling at each end): alone it falls
     # behind. The two shared trucks and the pool of all three keep up.
-    c = toy_complex([[machine("m", 10)]], factories=2, roads=ROAD,
-                    trucks=[_truck("own", tenant="t0"), _truck("s1"), _truck("s2")])
+    c = toy_complex(
+        [[machine("m", 10)]],
+        factories=2,
+        roads=ROAD,
+        trucks=[_truck("own", tenant="t0"), _truck("s1"), _truck("s2")],
+    )
     dedicated = build_model(c, _fleet_settings("dedicated"), seed=1)
     shared = build_model(c, _fleet_settings("shared"), seed=1)
     for m in (dedicated, shared):
@@ -107,7 +134,9 @@ def test_shared_pool_serves_a_busy_tenant_better_than_its_dedicated_truck():
 
 
 def test_tenant_without_any_truck_is_refused():
-    c = toy_complex([[machine("m", 10)]], factories=2, trucks=[_truck("own", tenant="t0")], roads=ROAD)
+    c = toy_complex(
+        [[machine("m", 10)]], factories=2, trucks=[_truck("own", tenant="t0")], roads=ROAD
+    )
     with pytest.raises(SimulationError, match="tenant 't1' has no dedicated truck"):
         build_model(c, _fleet_settings("dedicated"))
     build_model(c, _fleet_settings("shared"))  # one shared pool: fine
@@ -115,9 +144,17 @@ def test_tenant_without_any_truck_is_refused():
 
 def test_material_deliveries_gate_order_release():
     c = toy_complex([[machine("m", 10)]], trucks=[_truck("t1")], roads=ROAD)
-    s = ModelSettings.model_validate({"defaults": {
-        "arrivals": {"dist": "constant", "value": 3600}, "lot_size": 10, "materials": True, "failures": False,
-        "processing": {"dist": "constant", "value": 10}}})
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {
+                "arrivals": {"dist": "constant", "value": 3600},
+                "lot_size": 10,
+                "materials": True,
+                "failures": False,
+                "processing": {"dist": "constant", "value": 10},
+            }
+        }
+    )
     events = []
     model = build_model(c, s, sink=events.append)
     model.run(3600 + 2000)

@@ -40,15 +40,23 @@ def _hand_worked_model(sink=None):
     energy = busy 6.5 h x 5 kW + down 1 h x 0.5 kW = 33.0 kWh
     """
     c = toy_complex([[machine("m", 60.0, mtbf_h=3, mttr_h=0.5)]], shifts=[("day", "06:00", 8)])
-    s = ModelSettings.model_validate({
-        "defaults": {"release": "saturate", "lot_size": 1, "planned_downtime": [{"start": "10:00", "hours": 0.5}]},
-        "machines": {"m": {
-            "processing": {"dist": "constant", "value": 70},
-            "time_to_failure": {"dist": "constant", "value": 1, "unit": "relative"},
-            "time_to_repair": {"dist": "constant", "value": 1, "unit": "relative"},
-            "scrap_every": 20,
-        }},
-    })
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {
+                "release": "saturate",
+                "lot_size": 1,
+                "planned_downtime": [{"start": "10:00", "hours": 0.5}],
+            },
+            "machines": {
+                "m": {
+                    "processing": {"dist": "constant", "value": 70},
+                    "time_to_failure": {"dist": "constant", "value": 1, "unit": "relative"},
+                    "time_to_repair": {"dist": "constant", "value": 1, "unit": "relative"},
+                    "scrap_every": 20,
+                }
+            },
+        }
+    )
     return build_model(c, s, seed=3, sink=sink)
 
 
@@ -70,15 +78,18 @@ def test_iso22400_hand_worked_example():
     for level in ("line.l0", "factory.f0", "tenant.t0", "complex"):
         assert k[f"{level}.oee"] == pytest.approx(k["machine.m.oee"])
     # The ISO functions give the same numbers from the same elements.
-    assert availability(23400, 27000) * performance(60, 334, 23400) * quality(318, 334) == pytest.approx(
-        oee(60, 318, 27000))
+    assert availability(23400, 27000) * performance(60, 334, 23400) * quality(
+        318, 334
+    ) == pytest.approx(oee(60, 318, 27000))
 
 
 def test_hand_worked_example_state_log():
     events = []
     model = _hand_worked_model(events.append)
     model.run(86400.0)
-    log = [(e.time / H, e.data["state"], e.data["reason"]) for e in events if e.kind == MACHINE_STATE]
+    log = [
+        (e.time / H, e.data["state"], e.data["reason"]) for e in events if e.kind == MACHINE_STATE
+    ]
     assert log == [
         (0.0, "off", "off"),
         (6.0, "busy", "busy"),
@@ -95,8 +106,15 @@ def test_hand_worked_example_state_log():
 def test_availability_equals_mtbf_over_mtbf_plus_mttr():
     mtbf_h, mttr_h = 2.0, 0.5
     c = toy_complex([[machine("m", 60.0, mtbf_h=mtbf_h, mttr_h=mttr_h)]])
-    s = ModelSettings.model_validate({"defaults": {
-        "release": "saturate", "lot_size": 1, "processing": {"dist": "constant", "value": 60}}})
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {
+                "release": "saturate",
+                "lot_size": 1,
+                "processing": {"dist": "constant", "value": 60},
+            }
+        }
+    )
     values = []
     for r in range(10):
         model = build_model(c, s, seed=1, replication=r)
@@ -104,7 +122,9 @@ def test_availability_equals_mtbf_over_mtbf_plus_mttr():
         k = model.kpis()
         values.append(k["machine.m.availability"])
         # The failure clock counts operating time: failures ~ operating hours / MTBF.
-        assert k["machine.m.failures"] == pytest.approx(k["machine.m.availability"] * 400 / mtbf_h, rel=0.3)
+        assert k["machine.m.failures"] == pytest.approx(
+            k["machine.m.availability"] * 400 / mtbf_h, rel=0.3
+        )
     a = summarize(values)
     assert a.contains(mtbf_h / (mtbf_h + mttr_h)), a
     assert a.half_width < 0.03
@@ -112,10 +132,18 @@ def test_availability_equals_mtbf_over_mtbf_plus_mttr():
 
 def test_setups_only_on_product_change_and_counted_in_time():
     c = toy_complex([[machine("m", 10.0, setup_s=100)]])
-    two = ModelSettings.model_validate({
-        "defaults": {"failures": False, "processing": {"dist": "constant", "value": 10}, "utilisation": 0.5},
-        "factories": {"f0": {"products": [{"id": "a", "lot_size": 5}, {"id": "b", "lot_size": 5}]}},
-    })
+    two = ModelSettings.model_validate(
+        {
+            "defaults": {
+                "failures": False,
+                "processing": {"dist": "constant", "value": 10},
+                "utilisation": 0.5,
+            },
+            "factories": {
+                "f0": {"products": [{"id": "a", "lot_size": 5}, {"id": "b", "lot_size": 5}]}
+            },
+        }
+    )
     model = build_model(c, two, seed=2)
     model.run(50 * H)
     k = model.kpis()
@@ -130,7 +158,9 @@ def test_setups_only_on_product_change_and_counted_in_time():
 
 def test_scrap_rate_gives_quality_within_ci():
     c = toy_complex([[machine("m", 10.0, scrap_rate=0.1)]])
-    s = ModelSettings.model_validate({"defaults": {"failures": False, "release": "saturate", "lot_size": 7}})
+    s = ModelSettings.model_validate(
+        {"defaults": {"failures": False, "release": "saturate", "lot_size": 7}}
+    )
     q = []
     for r in range(8):
         model = build_model(c, s, seed=5, replication=r)
@@ -143,8 +173,12 @@ def test_failure_interrupts_work_and_the_lot_resumes():
     # A 100 s unit, a failure after 60 s of work, a 50 s repair: 40 s are left and the
     # unit completes at 150 s (work is resumed, not restarted).
     c = toy_complex([[machine("m", 100.0)]])
-    s = ModelSettings.model_validate({"defaults": {"release": "saturate", "lot_size": 1}, "machines": {"m": {
-        "processing": 100, "time_to_failure": 60, "time_to_repair": 50}}})
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {"release": "saturate", "lot_size": 1},
+            "machines": {"m": {"processing": 100, "time_to_failure": 60, "time_to_repair": 50}},
+        }
+    )
     events = []
     model = build_model(c, s, sink=events.append)
     model.run(151.0)

@@ -23,14 +23,16 @@ REPLICATIONS = 20
 
 
 def _mm1_settings() -> ModelSettings:
-    return ModelSettings.model_validate({
-        "defaults": {
-            "failures": False,
-            "lot_size": 1,
-            "processing": {"dist": "exponential", "mean": SERVICE_S},
-            "arrivals": {"dist": "exponential", "mean": SERVICE_S / RHO},
+    return ModelSettings.model_validate(
+        {
+            "defaults": {
+                "failures": False,
+                "lot_size": 1,
+                "processing": {"dist": "exponential", "mean": SERVICE_S},
+                "arrivals": {"dist": "exponential", "mean": SERVICE_S / RHO},
+            }
         }
-    })
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +82,28 @@ def test_littles_law_on_a_line_with_lots_failures_and_setups():
     # Lots of several units, two products (setups), failures, finite buffers, in
     # units: WIP (time average) = throughput x lead time for the line and the factory.
     # The run is long so that lots straddling the window's ends weigh < 1.5%.
-    c = toy_complex([[machine("a", 20.0, mtbf_h=2, mttr_h=0.3, setup_s=120),
-                      machine("b", 25.0, mtbf_h=3, mttr_h=0.2, setup_s=60)]], buffer_capacity=3)
-    s = ModelSettings.model_validate({
-        "defaults": {"utilisation": 0.75},
-        "factories": {"f0": {"products": [{"id": "p", "lot_size": {"dist": "uniform", "low": 2, "high": 8}},
-                                          {"id": "q", "weight": 2, "lot_size": 4}]}},
-    })
+    c = toy_complex(
+        [
+            [
+                machine("a", 20.0, mtbf_h=2, mttr_h=0.3, setup_s=120),
+                machine("b", 25.0, mtbf_h=3, mttr_h=0.2, setup_s=60),
+            ]
+        ],
+        buffer_capacity=3,
+    )
+    s = ModelSettings.model_validate(
+        {
+            "defaults": {"utilisation": 0.75},
+            "factories": {
+                "f0": {
+                    "products": [
+                        {"id": "p", "lot_size": {"dist": "uniform", "low": 2, "high": 8}},
+                        {"id": "q", "weight": 2, "lot_size": 4},
+                    ]
+                }
+            },
+        }
+    )
     for r in range(2):
         model = build_model(c, s, seed=7, replication=r)
         model.run(10 * 3600.0)
@@ -95,4 +112,6 @@ def test_littles_law_on_a_line_with_lots_failures_and_setups():
         k = model.kpis()
         assert k["line.l0.throughput_uph"] > 0
         for p in ("line.l0", "factory.f0"):
-            assert k[f"{p}.throughput_uph"] * k[f"{p}.lead_time_h"] == pytest.approx(k[f"{p}.wip_units"], rel=0.015)
+            assert k[f"{p}.throughput_uph"] * k[f"{p}.lead_time_h"] == pytest.approx(
+                k[f"{p}.wip_units"], rel=0.015
+            )

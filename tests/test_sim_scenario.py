@@ -1,4 +1,4 @@
-"""Scenario files: changes, pinned demand, shipped examples, and errors with file, key path and line."""
+"""Scenario files: changes, pinned demand, shipped examples, errors with file, key path, line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import textwrap
 
 import pytest
 
-from simulations.scenario import BASELINE, load_scenario_file, resolve_scenario_path, shipped_scenarios
+from simulations.scenario import (
+    BASELINE,
+    load_scenario_file,
+    resolve_scenario_path,
+    shipped_scenarios,
+)
 from twin.errors import ConfigError
 
 
@@ -52,11 +57,24 @@ def test_changes_apply_to_the_scenario_only(tmp_path):
     assert scen.complex.machines["alpha-aoi"].mttr_h == 0.25
     assert scen.complex.machines["beta-reactor"].power_kw.busy == 50
     assert scen.settings.machine("alpha-aoi").processing.describe() == "constant(value=1, relative)"
-    line = next(ln for t in scen.complex.tenants for fa in t.factories for ln in fa.lines if ln.id == "alpha-l1")
-    assert [m.id for m in line.machines] == ["alpha-smt", "alpha-smt-2", "alpha-aoi"] and line.buffer_capacity == 2
+    line = next(
+        ln
+        for t in scen.complex.tenants
+        for fa in t.factories
+        for ln in fa.lines
+        if ln.id == "alpha-l1"
+    )
+    assert [m.id for m in line.machines] == [
+        "alpha-smt",
+        "alpha-smt-2",
+        "alpha-aoi",
+    ] and line.buffer_capacity == 2
     assert scen.settings.machine("alpha-smt-2").parallel_to == "alpha-smt"
     assert scen.complex.machines["alpha-smt-2"].sensors == ()  # sensor ids are not copied
-    assert scen.settings.logistics.dispatch == "shared" and base.settings.logistics.dispatch == "dedicated"
+    assert (
+        scen.settings.logistics.dispatch == "shared"
+        and base.settings.logistics.dispatch == "dedicated"
+    )
     assert scen.settings.emergency.teams == 3
     assert scen.settings.factories["alpha-f1"].utilisation == pytest.approx(0.88)
     trucks = {t.id: t for t in scen.complex.logistics.trucks}
@@ -70,7 +88,10 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
     # A parallel machine doubles capacity; the order rate must not double with it.
     from simulations.model import derived_arrival_means
 
-    f = load_scenario_file(_write(tmp_path, """
+    f = load_scenario_file(
+        _write(
+            tmp_path,
+            """
         config: tiny
         scenarios:
           - name: more-capacity
@@ -80,7 +101,9 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
           - name: more-demand
             changes:
               - {target: factory.alpha-f1.utilisation, scale: 1.5}
-    """))
+    """,
+        )
+    )
     base, more, demand = f.scenarios
     b = derived_arrival_means(base.complex, base.settings)["alpha-f1"]
     assert more.settings.factories["alpha-f1"].arrivals.mean == pytest.approx(b)
@@ -90,42 +113,107 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
     assert derived_arrival_means(more.complex, unpinned)["alpha-f1"] == pytest.approx(b / 2)
 
 
-@pytest.mark.parametrize("text, where, reason", [
-    ("config: tiny\nbogus: 1\n", "bogus", "unknown key 'bogus'"),
-    ("config: tiny\nrun: {replications: -2}\n", "run.replications", "greater than or equal to 1"),
-    ("config: tiny\nsettings: {defaults: {processing: {dist: normal, mean: -1, sd: 1}}}\n",
-     "settings.defaults.processing", "must be >= 0"),
-    ("config: tiny\nsettings: {defaults: {processing: {dist: weird}}}\n", "settings.defaults.processing",
-     "unknown dist 'weird'"),
-    ("config: tiny\nsettings: {factories: {nope: {utilisation: 0.5}}}\n", "settings.factories.nope",
-     "unknown factory 'nope'"),
-    ("config: tiny\nsettings: {factories: {alpha-f1: {shifts: [brunch]}}}\n", "settings.factories.alpha-f1.shifts[0]",
-     "unknown shift 'brunch'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{target: machine.nope.mttr_h, scale: 0.5}]}]\n",
-     "scenarios[0].changes[0].target", "unknown machine 'nope'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{target: machine.alpha-smt.colour, set: red}]}]\n",
-     "scenarios[0].changes[0].target", "unknown machine field 'colour'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{target: galaxy.far, set: 1}]}]\n",
-     "scenarios[0].changes[0].target", "unknown target 'galaxy.far'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{target: machine.alpha-smt.mttr_h, scale: -1}]}]\n",
-     "scenarios[0].changes", "invalid at tenants[0].factories[0].lines[0].machines[0].mttr_h"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{target: logistics.dispatch, scale: 2}]}]\n",
-     "scenarios[0].changes[0].scale", "cannot scale a non-numeric value"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{target: machine.alpha-smt.mttr_h, set: 1, scale: 2}]}]\n",
-     "scenarios[0].changes[0]", "exactly one of set, scale or add"),
-    ("config: tiny\nscenarios: [{name: baseline}]\n", "scenarios[0].name", "duplicate scenario name 'baseline'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{add_machine: {line: nope, id: m2}}]}]\n",
-     "scenarios[0].changes[0].add_machine.line", "unknown line 'nope'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{disaster: {kind: tsunami, day: 1}}]}]\n",
-     "scenarios[0].changes[0].disaster.kind", "Input should be"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{disaster: {kind: fire, zone: Q, day: 1}}]}]\n",
-     "scenarios[0].changes", "unknown zone 'Q'"),
-    ("config: tiny\nscenarios: [{name: x, changes: [{remove_truck: truck-77}]}]\n",
-     "scenarios[0].changes[0].remove_truck", "unknown truck 'truck-77'"),
-    ("config: tiny\nscenarios:\n  - name: x\n    changes:\n      - {target: factory.alpha-f1.utilisation, set: 9}\n",
-     "scenarios[0].changes", "less than or equal to 2"),
-    ("[1, 2]\n", "", "top level must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "text, where, reason",
+    [
+        ("config: tiny\nbogus: 1\n", "bogus", "unknown key 'bogus'"),
+        (
+            "config: tiny\nrun: {replications: -2}\n",
+            "run.replications",
+            "greater than or equal to 1",
+        ),
+        (
+            "config: tiny\nsettings: {defaults: {processing: {dist: normal, mean: -1, sd: 1}}}\n",
+            "settings.defaults.processing",
+            "must be >= 0",
+        ),
+        (
+            "config: tiny\nsettings: {defaults: {processing: {dist: weird}}}\n",
+            "settings.defaults.processing",
+            "unknown dist 'weird'",
+        ),
+        (
+            "config: tiny\nsettings: {factories: {nope: {utilisation: 0.5}}}\n",
+            "settings.factories.nope",
+            "unknown factory 'nope'",
+        ),
+        (
+            "config: tiny\nsettings: {factories: {alpha-f1: {shifts: [brunch]}}}\n",
+            "settings.factories.alpha-f1.shifts[0]",
+            "unknown shift 'brunch'",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{target: machine.nope.mttr_h, scale: 0.5}]}]\n",
+            "scenarios[0].changes[0].target",
+            "unknown machine 'nope'",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{target: machine.alpha-smt.colour, set: red}]}]\n",
+            "scenarios[0].changes[0].target",
+            "unknown machine field 'colour'",
+        ),
+        (
+            "config: tiny\nscenarios: [{name: x, changes: [{target: galaxy.far, set: 1}]}]\n",
+            "scenarios[0].changes[0].target",
+            "unknown target 'galaxy.far'",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{target: machine.alpha-smt.mttr_h, scale: -1}]}]\n",
+            "scenarios[0].changes",
+            "invalid at tenants[0].factories[0].lines[0].machines[0].mttr_h",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{target: logistics.dispatch, scale: 2}]}]\n",
+            "scenarios[0].changes[0].scale",
+            "cannot scale a non-numeric value",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{target: machine.alpha-smt.mttr_h, set: 1, scale: 2}]}]\n",
+            "scenarios[0].changes[0]",
+            "exactly one of set, scale or add",
+        ),
+        (
+            "config: tiny\nscenarios: [{name: baseline}]\n",
+            "scenarios[0].name",
+            "duplicate scenario name 'baseline'",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{add_machine: {line: nope, id: m2}}]}]\n",
+            "scenarios[0].changes[0].add_machine.line",
+            "unknown line 'nope'",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{disaster: {kind: tsunami, day: 1}}]}]\n",
+            "scenarios[0].changes[0].disaster.kind",
+            "Input should be",
+        ),
+        (
+            "config: tiny\nscenarios: "
+            "[{name: x, changes: [{disaster: {kind: fire, zone: Q, day: 1}}]}]\n",
+            "scenarios[0].changes",
+            "unknown zone 'Q'",
+        ),
+        (
+            "config: tiny\nscenarios: [{name: x, changes: [{remove_truck: truck-77}]}]\n",
+            "scenarios[0].changes[0].remove_truck",
+            "unknown truck 'truck-77'",
+        ),
+        (
+            "config: tiny\nscenarios:\n  - name: x\n    changes:\n      - "
+            "{target: factory.alpha-f1.utilisation, set: 9}\n",
+            "scenarios[0].changes",
+            "less than or equal to 2",
+        ),
+        ("[1, 2]\n", "", "top level must be a mapping"),
+    ],
+)
 def test_bad_scenario_files_name_file_key_path_and_line(tmp_path, text, where, reason):
     p = _write(tmp_path, text)
     with pytest.raises(ConfigError) as err:
@@ -161,11 +249,20 @@ def test_config_path_is_relative_to_the_scenario_file_and_overridable(tmp_path):
 
 def test_shipped_examples_load_against_the_demo_complex():
     shipped = shipped_scenarios()
-    assert {"demo-baseline", "predictive-maintenance", "add-machine", "shared-truck-pool", "flood-zone-b"} <= set(shipped)
+    assert {
+        "demo-baseline",
+        "predictive-maintenance",
+        "add-machine",
+        "shared-truck-pool",
+        "flood-zone-b",
+    } <= set(shipped)
     for name, path in shipped.items():
         f = load_scenario_file(path)
         assert f.scenarios[0].name == BASELINE
         assert f.config == "demo"
         assert resolve_scenario_path(name) == path
     flood = load_scenario_file(shipped["flood-zone-b"]).scenarios[1]
-    assert flood.settings.disasters[-1].zones == ("B",) and flood.settings.disasters[-1].scheduled_at_s == 2 * 86400 + 9 * 3600
+    assert (
+        flood.settings.disasters[-1].zones == ("B",)
+        and flood.settings.disasters[-1].scheduled_at_s == 2 * 86400 + 9 * 3600
+    )
