@@ -233,6 +233,9 @@ class SqliteHistorian(RollupHistorian):
         with self._lock:
             try:
                 with self._db:  # one transaction: all or nothing
+                    # Take the write lock before reading the high-water marks, so that
+                    # another process cannot commit between the check and the append.
+                    self._db.execute("BEGIN IMMEDIATE")
                     if len(batch):
                         self._store_batch(batch)
                     if letters:
@@ -328,9 +331,10 @@ class SqliteHistorian(RollupHistorian):
             if not pending:
                 return
             try:
-                high = self._high_water(sorted({s for s, _ in pending}))
                 done = 0
                 with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    high = self._high_water(sorted({s for s, _ in pending}))
                     for sensor, hour in pending:
                         hw = high.get(sensor)
                         if hw is None or hour + HOUR_MS > hw:
@@ -361,6 +365,7 @@ class SqliteHistorian(RollupHistorian):
                 return deleted
             try:
                 with self._db:
+                    self._db.execute("BEGIN IMMEDIATE")
                     sensors = [r[0] for r in self._db.execute("SELECT sensor FROM latest")]
                     tables = {RAW: ("chunks", "hour"), MINUTE_MS: ("rollup_1m", "start"), HOUR_MS: ("rollup_1h", "start")}
                     for level, cut in cutoffs.items():
