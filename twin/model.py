@@ -37,6 +37,18 @@ __all__ = [
     "SiteInfo",
     "Complex",
     "SensorInfo",
+    "SEVERITIES",
+    "Severity",
+    "ThresholdRule",
+    "RateRule",
+    "StaleRule",
+    "FireRule",
+    "GasLeakRule",
+    "FloodRule",
+    "EarthquakeRule",
+    "PowerOutageRule",
+    "DisasterRules",
+    "AlarmConfig",
 ]
 
 #: Identifiers appear in MQTT topics, SQL and line protocol; keep them boring.
@@ -265,6 +277,172 @@ class SiteInfo(_Frozen):
     shifts: tuple[Shift, ...] = ()
 
 
+# ---- alarm rules (optional ``alarms:`` section; defaults in twin.alarms.rules) -----------
+
+#: Alarm severities, most severe first.
+SEVERITIES = ("critical", "major", "minor", "warning")
+Severity = Literal["critical", "major", "minor", "warning"]
+_Delay = Annotated[float, Field(ge=0, le=86_400)]
+
+
+class ThresholdRule(_Frozen):
+    """Alarm while a sensor is above (or below) a limit.
+
+    Hysteresis: raised at ``value >= above`` and cleared only below ``above - deadband``
+    (mirrored for ``below``). The condition must hold ``on_delay_s`` before the alarm is
+    raised and be gone ``off_delay_s`` before it clears (reading times).
+    """
+
+    sensor: Id
+    type: Id = "threshold"
+    above: float | None = None
+    below: float | None = None
+    deadband: float = Field(default=0.0, ge=0)
+    on_delay_s: _Delay = 0.0
+    off_delay_s: _Delay = 0.0
+    severity: Severity = "major"
+    message: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _check(self) -> ThresholdRule:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("give exactly one of 'above' or 'below'")
+        return self
+
+
+class RateRule(_Frozen):
+    """Alarm while a sensor changes faster than a rate, in its unit per minute.
+
+    The rate is measured between the newest reading and the oldest one inside
+    ``window_s`` (at least half the window must be covered).
+    """
+
+    sensor: Id
+    type: Id = "rate_of_change"
+    rise_per_min: float | None = Field(default=None, gt=0)
+    fall_per_min: float | None = Field(default=None, gt=0)
+    window_s: float = Field(default=60.0, gt=0, le=86_400)
+    on_delay_s: _Delay = 0.0
+    off_delay_s: _Delay = 0.0
+    severity: Severity = "minor"
+    message: str = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _check(self) -> RateRule:
+        if (self.rise_per_min is None) == (self.fall_per_min is None):
+            raise ValueError("give exactly one of 'rise_per_min' or 'fall_per_min'")
+        return self
+
+
+class StaleRule(_Frozen):
+    """Alarm per device while some of the chosen sensors are silent.
+
+    A sensor is silent when its newest reading is older than ``factor`` x its
+    ``period_s`` (or it never spoke that long after the start). Chosen sensors: the
+    listed ids, every sensor of the listed kinds, and every hazard sensor if ``hazard``.
+    """
+
+    sensors: tuple[Id, ...] = ()
+    kinds: tuple[str, ...] = ()
+    hazard: bool = False
+    factor: float = Field(default=3.0, gt=1, le=10_000)
+    severity: Severity = "warning"
+
+    @model_validator(mode="after")
+    def _check(self) -> StaleRule:
+        unknown = sorted(set(self.kinds) - set(KIND_UNITS))
+        if unknown:
+            raise ValueError(f"unknown sensor kind(s) {unknown}; known: {', '.join(sorted(KIND_UNITS))}")
+        if not (self.sensors or self.kinds or self.hazard):
+            raise ValueError("choose sensors: give 'sensors', 'kinds' or 'hazard: true'")
+        return self
+
+
+class FireRule(_Frozen):
+    """Fire in a zone: smoke and a temperature rise (or a hot reading) in the same zone."""
+
+    smoke_above: float = Field(default=1.0, gt=0)  # %obs/m
+    temperature_rise_c: float = Field(default=8.0, gt=0)  # within window_s
+    temperature_above_c: float = Field(default=57.0)  # a fixed-temperature heat detector
+    window_s: float = Field(default=300.0, gt=0, le=86_400)
+    on_delay_s: _Delay = 0.0
+    off_delay_s: _Delay = 60.0
+    severity: Severity = "critical"
+
+
+class GasLeakRule(_Frozen):
+    """Gas leak in a zone: a gas sensor above its exposure limit (ppm) or flammability limit (%LEL)."""
+
+    limit_ppm: float = Field(default=50.0, gt=0)
+    limit_lel: float = Field(default=10.0, gt=0)
+    deadband_share: float = Field(default=0.2, ge=0, lt=1)
+    on_delay_s: _Delay = 0.0
+    off_delay_s: _Delay = 30.0
+    severity: Severity = "critical"
+
+
+class FloodRule(_Frozen):
+    """Flood in a zone: a water-level gauge above ``level_cm``, or by default above
+    ``level_share`` of the way up its range."""
+
+    level_cm: float | None = Field(default=None, gt=0)
+    level_share: float = Field(default=0.25, gt=0, lt=1)
+    deadband_share: float = Field(default=0.02, ge=0, lt=1)
+    on_delay_s: _Delay = 0.0
+    off_delay_s: _Delay = 60.0
+    severity: Severity = "critical"
+
+
+class EarthquakeRule(_Frozen):
+    """Earthquake: peak ground acceleration above ``pga_g`` in ``min_zones`` zones within ``window_s``."""
+
+    pga_g: float = Field(default=0.05, gt=0)
+    min_zones: int = Field(default=2, ge=1)
+    window_s: float = Field(default=10.0, gt=0, le=3600)
+    off_delay_s: _Delay = 60.0
+    severity: Severity = "critical"
+
+
+class PowerOutageRule(_Frozen):
+    """Power outage in a zone: many metered machines lose power within ``window_s``.
+
+    Raised when at least ``min_machines`` and at least ``share`` of the zone's
+    power-metered machines dropped below their off level within the window while not
+    planned off (state sensor not ``off``; inside a shift when there is none).
+    """
+
+    min_machines: int = Field(default=3, ge=1)
+    share: float = Field(default=0.5, gt=0, le=1)
+    window_s: float = Field(default=10.0, gt=0, le=3600)
+    off_delay_s: _Delay = 30.0
+    severity: Severity = "critical"
+
+
+class DisasterRules(_Frozen):
+    """Composite disaster rules; ``null`` switches one off."""
+
+    fire: FireRule | None = FireRule()
+    gas_leak: GasLeakRule | None = GasLeakRule()
+    flood: FloodRule | None = FloodRule()
+    earthquake: EarthquakeRule | None = EarthquakeRule()
+    power_outage: PowerOutageRule | None = PowerOutageRule()
+
+
+class AlarmConfig(_Frozen):
+    """The ``alarms:`` section. Absent, every default applies (see docs/alarms.md)."""
+
+    defaults: bool = Field(
+        default=True, description="add the default rules derived from the hazard sensors"
+    )
+    stale_factor: float = Field(default=3.0, gt=1, le=10_000)
+    renotify_s: float = Field(default=300.0, ge=10, le=86_400)
+    max_shelve_s: float = Field(default=8 * 3600.0, ge=60, le=7 * 86_400)
+    thresholds: tuple[ThresholdRule, ...] = ()
+    rates: tuple[RateRule, ...] = ()
+    stale: tuple[StaleRule, ...] = ()
+    disasters: DisasterRules = DisasterRules()
+
+
 @dataclass(frozen=True, slots=True)
 class SensorInfo:
     """Where a sensor sits: its device (the topic segment), owner and location."""
@@ -286,6 +464,7 @@ class Complex(_Frozen):
     zones: tuple[Zone, ...] = Field(min_length=1)
     tenants: tuple[Tenant, ...] = Field(min_length=1)
     logistics: Logistics | None = None
+    alarms: AlarmConfig = AlarmConfig()
 
     @model_validator(mode="after")
     def _check_references(self) -> Complex:

@@ -144,3 +144,33 @@ def check_complex(c: Complex) -> None:
         for ri, road in enumerate(c.logistics.roads):
             for pi, p in enumerate(road):
                 inside_site(p, ("logistics", "roads", ri, pi))
+
+    _check_alarms(c, {ident for ident, path in _ids(c) if _is_sensor_path(path)})
+
+
+def _is_sensor_path(path: tuple[str | int, ...]) -> bool:
+    return len(path) >= 3 and path[-3] in ("sensors", "hazard_sensors")
+
+
+def _check_alarms(c: Complex, sensor_ids: set[str]) -> None:
+    """Alarm rules name sensors that exist; one rule per sensor and alarm type."""
+    a = c.alarms
+    seen: dict[tuple[str, str], tuple[str | int, ...]] = {}
+    for section, rules in (("thresholds", a.thresholds), ("rates", a.rates)):
+        for i, r in enumerate(rules):
+            path: tuple[str | int, ...] = ("alarms", section, i)
+            if r.sensor not in sensor_ids:
+                raise ModelReferenceError((*path, "sensor"), f"unknown sensor {r.sensor!r}")
+            key = (r.sensor, r.type)
+            if key in seen:
+                raise ModelReferenceError(
+                    (*path, "type"),
+                    f"sensor {r.sensor!r} already has a rule of type {r.type!r} (at "
+                    f"{format_path(seen[key])}); one alarm per source and type: give this one "
+                    "another 'type'",
+                )
+            seen[key] = path
+    for i, st in enumerate(a.stale):
+        for j, sid in enumerate(st.sensors):
+            if sid not in sensor_ids:
+                raise ModelReferenceError(("alarms", "stale", i, "sensors", j), f"unknown sensor {sid!r}")
