@@ -49,9 +49,7 @@ def _default_client_id() -> str:
               help="Serve /metrics and /health on this port (worker i uses PORT+i). Off by default.")
 @click.option("--http-host", default="127.0.0.1", show_default=True)
 @click.option("--batch", type=click.IntRange(1, 100_000), default=2000, show_default=True,
-              help="Messages per historian write at most.")
-@click.option("--max-delay-ms", type=click.IntRange(1, 60_000), default=50, show_default=True,
-              help="Longest a message waits for its batch to fill.")
+              help="Messages per historian write at most (batches form by themselves under load).")
 @click.option("--unhealthy-after", type=click.FloatRange(1, None), default=30.0, show_default=True,
               help="Seconds of historian or broker outage before /health reports 503.")
 @click.option("--worker-index", type=int, default=None, hidden=True)
@@ -59,7 +57,7 @@ def _default_client_id() -> str:
 def ingest(
     broker: str, historian: str, config: str, workers: int, group: str, client_id: str | None,
     spool_dir: str, spool_max_mb: int, http_port: int | None, http_host: str, batch: int,
-    max_delay_ms: int, unhealthy_after: float, worker_index: int | None, log_level: str,
+    unhealthy_after: float, worker_index: int | None, log_level: str,
 ) -> None:
     """Validate telemetry from the broker and store it in the historian, losing nothing.
 
@@ -88,7 +86,7 @@ def ingest(
         http_host=http_host,
         http_port=None if http_port is None else http_port + (worker_index or 0),
         unhealthy_after_s=unhealthy_after,
-        writer=WriterSettings(max_batch_messages=batch, max_delay_s=max_delay_ms / 1000),
+        writer=WriterSettings(max_batch_messages=batch),
     )
     worker = IngestWorker(complex_, settings)
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -39,10 +39,8 @@ class Inbound:
 
 @dataclass(frozen=True, slots=True)
 class WriterSettings:
-    #: Flush when this many readings (estimated as messages x 1 before decoding) wait.
+    #: Messages stored (and acknowledged) together at most.
     max_batch_messages: int = 2000
-    #: ...or when the oldest waiting message is this old.
-    max_delay_s: float = 0.05
     #: Bytes of payload held in memory before ``submit`` blocks (bounded memory).
     max_queued_bytes: int = 64 * 1024 * 1024
     #: First retry delay after the historian failed; doubles up to ``max_retry_s``.
@@ -88,7 +86,7 @@ class BatchWriter:
                 self._cond.wait(0.5)
             self._queue.append(msg)
             self._queued_bytes += len(msg.payload)
-            if len(self._queue) >= self.s.max_batch_messages:
+            if len(self._queue) == 1:
                 self._cond.notify_all()
 
     def stop(self) -> None:
@@ -118,26 +116,18 @@ class BatchWriter:
         log.info("writer stopped; %d message(s) left unacknowledged", len(self._queue))
 
     def _take(self) -> list[Inbound]:
+        """Group commit: take everything queued (up to a batch) as soon as there is any.
+
+        Under load, messages pile up while the previous batch is being written, so
+        batches grow by themselves; at low rates each message is stored at once.
+        Waiting for a batch to fill would instead stall on the broker's in-flight
+        window (Mosquitto sends at most ``max_inflight_messages`` unacknowledged).
+        """
         with self._cond:
-            deadline = None
-            while True:
-                n = len(self._queue)
-                if n >= self.s.max_batch_messages or (n and self._stopping):
-                    break
-                if self._stopping:
-                    return []
-                now = time.monotonic()
-                if n:
-                    if deadline is None:
-                        deadline = now + self.s.max_delay_s
-                    if now >= deadline:
-                        break
-                    self._cond.wait(deadline - now)
-                else:
-                    # idle: wake up now and then to drain the spool
-                    if self.spool and now >= self._retry_at:
-                        return []
-                    self._cond.wait(0.2)
+            while not self._queue:
+                if self._stopping or (self.spool and time.monotonic() >= self._retry_at):
+                    return []  # stop, or go and drain the spool
+                self._cond.wait(0.2)
             take = min(len(self._queue), self.s.max_batch_messages)
             batch = [self._queue.popleft() for _ in range(take)]
             self._queued_bytes -= sum(len(m.payload) for m in batch)
