@@ -43,8 +43,9 @@ def _default_client_id() -> str:
               "The broker keeps this id's session, so a restarted worker gets what it missed.")
 @click.option("--spool-dir", default="twin-data/spool", show_default=True, type=click.Path(file_okay=False),
               help="Directory of the on-disk spool used while the historian is away (one subdir per worker).")
-@click.option("--spool-max-mb", type=click.IntRange(1, 10_000_000), default=DEFAULT_SPOOL_BYTES // 2**20,
-              show_default=True, help="Spool size limit; when full, the ingest stops acknowledging.")
+@click.option("--spool-max-mb", type=click.FloatRange(0.01, 10_000_000), default=DEFAULT_SPOOL_BYTES / 2**20,
+              show_default=True, help="Spool size limit in MiB; when full, the ingest stops acknowledging "
+              "and the broker holds the backlog.")
 @click.option("--http-port", type=click.IntRange(0, 65535), default=None,
               help="Serve /metrics and /health on this port (worker i uses PORT+i). Off by default.")
 @click.option("--http-host", default="127.0.0.1", show_default=True)
@@ -56,7 +57,7 @@ def _default_client_id() -> str:
 @log_level_option
 def ingest(
     broker: str, historian: str, config: str, workers: int, group: str, client_id: str | None,
-    spool_dir: str, spool_max_mb: int, http_port: int | None, http_host: str, batch: int,
+    spool_dir: str, spool_max_mb: float, http_port: int | None, http_host: str, batch: int,
     unhealthy_after: float, worker_index: int | None, log_level: str,
 ) -> None:
     """Validate telemetry from the broker and store it in the historian, losing nothing.
@@ -81,7 +82,7 @@ def ingest(
         historian_url=historian,
         client_id=cid,
         spool_dir=Path(spool_dir) / cid,
-        spool_bytes=spool_max_mb * 2**20,
+        spool_bytes=int(spool_max_mb * 2**20),
         group=group or None,
         http_host=http_host,
         http_port=None if http_port is None else http_port + (worker_index or 0),
