@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,7 +20,7 @@ from sensors.fleet import FleetSchedule, SimClock
 from sensors.publisher import DEFAULT_MAX_PENDING, TelemetryPublisher
 from sensors.record import ReadingRecorder
 from sensors.runner import FleetRunner, RunResult
-from sensors.signals import SyntheticSource
+from sensors.signals import SignalSource, SyntheticSource
 from twin.cli_options import broker_option, config_option, log_level_option, setup_logging
 from twin.codec import Limits
 from twin.config import load_complex
@@ -27,6 +28,10 @@ from twin.errors import ConfigError, UrlError
 from twin.mqtt import BrokerUnavailable
 from twin.timespec import now_ms, parse_time_ms
 from twin.urls import parse_broker_url
+
+if TYPE_CHECKING:
+    from sensors.model_source import ModelSource
+    from twin.model import Complex
 
 __all__ = ["sensors"]
 
@@ -50,6 +55,24 @@ def _positive_finite(
     if value is not None and not (math.isfinite(value) and value > 0):
         raise click.BadParameter(f"must be a positive number, got {value}")
     return value
+
+
+def _model_source(
+    complex_: Complex,
+    config: str,
+    sim0: int,
+    seed: int,
+    scenario: str | None,
+    variant: str | None,
+) -> ModelSource:
+    from sensors.model_fleet import build_model_source
+    from simulations.errors import SimulationError
+
+    try:
+        return build_model_source(complex_, config, sim0, seed, scenario, variant)
+    except (ConfigError, SimulationError, ValueError) as exc:
+        hint = "--variant" if str(exc).startswith("no scenario") else "--scenario"
+        raise click.BadParameter(str(exc), param_hint=hint) from None
 
 
 @contextmanager
@@ -161,6 +184,28 @@ class _Progress:
     help="Give up if the broker does not accept a connection "
     "within S seconds at start (later outages are retried forever).",
 )
+@click.option(
+    "--source",
+    "source_kind",
+    type=click.Choice(["synthetic", "model"]),
+    default="synthetic",
+    show_default=True,
+    help="synthetic: stochastic signals; model: the SimPy model of the complex drives machines, "
+    "counters, trucks and docks, and disasters can be injected (twin inject). See docs/sensors.md.",
+)
+@click.option(
+    "--scenario",
+    default=None,
+    metavar="SCENARIO.yaml",
+    help="With --source model: modelling settings and disaster schedule from a scenario file "
+    "or a shipped name (e.g. flood-zone-b).",
+)
+@click.option(
+    "--variant",
+    default=None,
+    metavar="NAME",
+    help="With --scenario: which scenario of the file to run [default: its baseline].",
+)
 @log_level_option
 def sensors(
     broker: str,
@@ -172,6 +217,9 @@ def sensors(
     record: str | None,
     max_pending: int,
     connect_timeout: float,
+    source_kind: str,
+    scenario: str | None,
+    variant: str | None,
     log_level: str,
 ) -> None:
     """Simulated sensor fleet: publish every sensor of the complex at its sample period.
@@ -210,10 +258,17 @@ def sensors(
                 "must be at most 30 days back (the ingest rejects older readings)",
                 param_hint="--start",
             )
-    try:
-        source = SyntheticSource(complex_, seed=seed)
-    except ValueError as exc:  # e.g. an unknown site.timezone
-        raise click.BadParameter(str(exc), param_hint="--config") from None
+    model_source = None
+    if source_kind == "model":
+        model_source = _model_source(complex_, config, sim0, seed, scenario, variant)
+        source: SignalSource = model_source
+    else:
+        if scenario is not None or variant is not None:
+            raise click.BadParameter("needs --source model", param_hint="--scenario/--variant")
+        try:
+            source = SyntheticSource(complex_, seed=seed)
+        except ValueError as exc:  # e.g. an unknown site.timezone
+            raise click.BadParameter(str(exc), param_hint="--config") from None
     schedule = FleetSchedule(complex_, sim0, seed=seed)
     clock = SimClock(sim0, wall0, speed)
 
@@ -238,9 +293,14 @@ def sensors(
     )
     stop = threading.Event()
     t0 = time.monotonic()
+    listener = None
     try:
         try:
             publisher.start(connect_timeout)
+            if model_source is not None:
+                from sensors.model_fleet import start_injection
+
+                listener = start_injection(model_source, url, complex_, connect_timeout)
         except BrokerUnavailable as exc:
             raise click.ClickException(str(exc)) from None
         runner = FleetRunner(schedule, source, publisher, clock, on_progress=progress)
@@ -248,6 +308,8 @@ def sensors(
             result = runner.run(stop, duration)
     finally:
         progress.close()
+        if listener is not None:
+            listener.close()
         publisher.close()
         if recorder is not None:
             recorder.close()
