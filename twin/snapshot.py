@@ -64,7 +64,14 @@ UNKNOWN_STATE = "unknown"
 #: Where a machine's state came from: its ``state`` sensor, its power draw, or nothing fresh.
 STATE_SOURCES = ("state_sensor", "power", "none")
 #: Current-shift KPIs carried in snapshots (the full set is in the historian, docs/live.md).
-KPI_KEYS = ("oee", "availability", "performance", "quality", "throughput_uph", "energy_per_good_unit_kwh")
+KPI_KEYS = (
+    "oee",
+    "availability",
+    "performance",
+    "quality",
+    "throughput_uph",
+    "energy_per_good_unit_kwh",
+)
 #: Most stale sensor ids a factory snapshot lists by name (the count is always exact).
 MAX_LISTED_STALE = 50
 #: Largest snapshot payload a reader accepts.
@@ -129,9 +136,13 @@ class AlarmCounts:
 
     def __add__(self, o: AlarmCounts) -> AlarmCounts:
         return AlarmCounts(
-            self.critical + o.critical, self.major + o.major, self.minor + o.minor,
-            self.warning + o.warning, self.unacknowledged + o.unacknowledged,
-            self.shelved + o.shelved, self.suppressed + o.suppressed,
+            self.critical + o.critical,
+            self.major + o.major,
+            self.minor + o.minor,
+            self.warning + o.warning,
+            self.unacknowledged + o.unacknowledged,
+            self.shelved + o.shelved,
+            self.suppressed + o.suppressed,
         )
 
 
@@ -258,45 +269,82 @@ def encode_snapshot(s: Snapshot) -> bytes:
     doc: dict[str, Any]
     if isinstance(s, FactorySnapshot):
         doc = {
-            "v": SNAPSHOT_VERSION, "kind": "factory", "ts": s.ts_ms, "factory": s.factory,
-            "tenant": s.tenant, "zone": s.zone,
+            "v": SNAPSHOT_VERSION,
+            "kind": "factory",
+            "ts": s.ts_ms,
+            "factory": s.factory,
+            "tenant": s.tenant,
+            "zone": s.zone,
             "machines": [
                 {
-                    "id": m.id, "line": m.line, "state": m.state, "since": m.since_ms,
-                    "source": m.source, "power_kw": _num(m.power_kw), "good_count": _num(m.good_count),
-                    "scrap_count": _num(m.scrap_count), "last": m.last_ms, "stale": m.stale,
+                    "id": m.id,
+                    "line": m.line,
+                    "state": m.state,
+                    "since": m.since_ms,
+                    "source": m.source,
+                    "power_kw": _num(m.power_kw),
+                    "good_count": _num(m.good_count),
+                    "scrap_count": _num(m.scrap_count),
+                    "last": m.last_ms,
+                    "stale": m.stale,
                     "alarms": m.alarms,
                 }
                 for m in s.machines
             ],
-            "state_counts": dict(s.state_counts), "power_kw": _num(s.power_kw), "sensors": s.sensors,
-            "stale_count": s.stale_count, "stale_sensors": list(s.stale_sensors[:MAX_LISTED_STALE]),
+            "state_counts": dict(s.state_counts),
+            "power_kw": _num(s.power_kw),
+            "sensors": s.sensors,
+            "stale_count": s.stale_count,
+            "stale_sensors": list(s.stale_sensors[:MAX_LISTED_STALE]),
             "hazards": [
-                {"sensor": h.sensor, "kind": h.kind, "value": _num(h.value), "ts": h.ts_ms, "stale": h.stale}
+                {
+                    "sensor": h.sensor,
+                    "kind": h.kind,
+                    "value": _num(h.value),
+                    "ts": h.ts_ms,
+                    "stale": h.stale,
+                }
                 for h in s.hazards
             ],
-            "alarms": _counts(s.alarms), "disasters": list(s.disasters), "kpi": _kpi(s.kpi),
+            "alarms": _counts(s.alarms),
+            "disasters": list(s.disasters),
+            "kpi": _kpi(s.kpi),
         }
     elif isinstance(s, ComplexSnapshot):
         doc = {
-            "v": SNAPSHOT_VERSION, "kind": "complex", "ts": s.ts_ms, "site": s.site,
+            "v": SNAPSHOT_VERSION,
+            "kind": "complex",
+            "ts": s.ts_ms,
+            "site": s.site,
             "factories": [
                 {
-                    "factory": f.factory, "tenant": f.tenant, "zone": f.zone,
-                    "state_counts": dict(f.state_counts), "power_kw": _num(f.power_kw),
-                    "stale_count": f.stale_count, "alarms": _counts(f.alarms), "oee": _num(f.oee),
+                    "factory": f.factory,
+                    "tenant": f.tenant,
+                    "zone": f.zone,
+                    "state_counts": dict(f.state_counts),
+                    "power_kw": _num(f.power_kw),
+                    "stale_count": f.stale_count,
+                    "alarms": _counts(f.alarms),
+                    "oee": _num(f.oee),
                 }
                 for f in s.factories
             ],
             "zones": [
                 {
-                    "zone": z.zone, "alarms": _counts(z.alarms), "disasters": list(z.disasters),
-                    "hazard_sensors": z.hazard_sensors, "stale_hazard_sensors": z.stale_hazard_sensors,
+                    "zone": z.zone,
+                    "alarms": _counts(z.alarms),
+                    "disasters": list(z.disasters),
+                    "hazard_sensors": z.hazard_sensors,
+                    "stale_hazard_sensors": z.stale_hazard_sensors,
                 }
                 for z in s.zones
             ],
-            "state_counts": dict(s.state_counts), "power_kw": _num(s.power_kw), "sensors": s.sensors,
-            "stale_count": s.stale_count, "alarms": _counts(s.alarms), "kpi": _kpi(s.kpi),
+            "state_counts": dict(s.state_counts),
+            "power_kw": _num(s.power_kw),
+            "sensors": s.sensors,
+            "stale_count": s.stale_count,
+            "alarms": _counts(s.alarms),
+            "kpi": _kpi(s.kpi),
         }
     else:
         raise TypeError(f"not a snapshot: {type(s).__name__}")
@@ -306,7 +354,9 @@ def encode_snapshot(s: Snapshot) -> bytes:
 # ---- decoding (strict on what it uses, tolerant of added keys) -------------------------
 
 
-def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, *, null: bool = False) -> Any:
+def _get(
+    d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, *, null: bool = False
+) -> Any:
     if key not in d:
         raise SnapshotError(f"{where}: missing key {key!r}")
     v = d[key]
@@ -370,11 +420,17 @@ def _decode_factory(d: Mapping[str, Any]) -> FactorySnapshot:
             raise SnapshotError(f"{mw}: expected an object")
         machines.append(
             MachineSnapshot(
-                id=_get(m, "id", str, mw), line=_get(m, "line", str, mw), state=_get(m, "state", str, mw),
-                since_ms=_get(m, "since", int, mw, null=True), source=_get(m, "source", str, mw),
-                power_kw=_fnum(m, "power_kw", mw), good_count=_fnum(m, "good_count", mw),
-                scrap_count=_fnum(m, "scrap_count", mw), last_ms=_get(m, "last", int, mw, null=True),
-                stale=_get(m, "stale", bool, mw), alarms=_get(m, "alarms", int, mw),
+                id=_get(m, "id", str, mw),
+                line=_get(m, "line", str, mw),
+                state=_get(m, "state", str, mw),
+                since_ms=_get(m, "since", int, mw, null=True),
+                source=_get(m, "source", str, mw),
+                power_kw=_fnum(m, "power_kw", mw),
+                good_count=_fnum(m, "good_count", mw),
+                scrap_count=_fnum(m, "scrap_count", mw),
+                last_ms=_get(m, "last", int, mw, null=True),
+                stale=_get(m, "stale", bool, mw),
+                alarms=_get(m, "alarms", int, mw),
             )
         )
     hazards = []
@@ -384,16 +440,27 @@ def _decode_factory(d: Mapping[str, Any]) -> FactorySnapshot:
             raise SnapshotError(f"{hw}: expected an object")
         hazards.append(
             HazardReading(
-                sensor=_get(h, "sensor", str, hw), kind=_get(h, "kind", str, hw), value=_fnum(h, "value", hw),
-                ts_ms=_get(h, "ts", int, hw, null=True), stale=_get(h, "stale", bool, hw),
+                sensor=_get(h, "sensor", str, hw),
+                kind=_get(h, "kind", str, hw),
+                value=_fnum(h, "value", hw),
+                ts_ms=_get(h, "ts", int, hw, null=True),
+                stale=_get(h, "stale", bool, hw),
             )
         )
     return FactorySnapshot(
-        factory=_get(d, "factory", str, w), tenant=_get(d, "tenant", str, w), zone=_get(d, "zone", str, w),
-        ts_ms=_get(d, "ts", int, w), machines=tuple(machines), state_counts=_int_map(d, "state_counts", w),
-        power_kw=_fnum(d, "power_kw", w) or 0.0, sensors=_get(d, "sensors", int, w),
-        stale_count=_get(d, "stale_count", int, w), stale_sensors=_str_list(d, "stale_sensors", w),
-        hazards=tuple(hazards), alarms=_alarm_counts(d, w), disasters=_str_list(d, "disasters", w),
+        factory=_get(d, "factory", str, w),
+        tenant=_get(d, "tenant", str, w),
+        zone=_get(d, "zone", str, w),
+        ts_ms=_get(d, "ts", int, w),
+        machines=tuple(machines),
+        state_counts=_int_map(d, "state_counts", w),
+        power_kw=_fnum(d, "power_kw", w) or 0.0,
+        sensors=_get(d, "sensors", int, w),
+        stale_count=_get(d, "stale_count", int, w),
+        stale_sensors=_str_list(d, "stale_sensors", w),
+        hazards=tuple(hazards),
+        alarms=_alarm_counts(d, w),
+        disasters=_str_list(d, "disasters", w),
         kpi=_kpis(d, w),
     )
 
@@ -407,10 +474,14 @@ def _decode_complex(d: Mapping[str, Any]) -> ComplexSnapshot:
             raise SnapshotError(f"{fw}: expected an object")
         factories.append(
             FactorySummary(
-                factory=_get(f, "factory", str, fw), tenant=_get(f, "tenant", str, fw),
-                zone=_get(f, "zone", str, fw), state_counts=_int_map(f, "state_counts", fw),
-                power_kw=_fnum(f, "power_kw", fw) or 0.0, stale_count=_get(f, "stale_count", int, fw),
-                alarms=_alarm_counts(f, fw), oee=_fnum(f, "oee", fw),
+                factory=_get(f, "factory", str, fw),
+                tenant=_get(f, "tenant", str, fw),
+                zone=_get(f, "zone", str, fw),
+                state_counts=_int_map(f, "state_counts", fw),
+                power_kw=_fnum(f, "power_kw", fw) or 0.0,
+                stale_count=_get(f, "stale_count", int, fw),
+                alarms=_alarm_counts(f, fw),
+                oee=_fnum(f, "oee", fw),
             )
         )
     zones = []
@@ -420,21 +491,29 @@ def _decode_complex(d: Mapping[str, Any]) -> ComplexSnapshot:
             raise SnapshotError(f"{zw}: expected an object")
         zones.append(
             ZoneSummary(
-                zone=_get(z, "zone", str, zw), alarms=_alarm_counts(z, zw),
-                disasters=_str_list(z, "disasters", zw), hazard_sensors=_get(z, "hazard_sensors", int, zw),
+                zone=_get(z, "zone", str, zw),
+                alarms=_alarm_counts(z, zw),
+                disasters=_str_list(z, "disasters", zw),
+                hazard_sensors=_get(z, "hazard_sensors", int, zw),
                 stale_hazard_sensors=_get(z, "stale_hazard_sensors", int, zw),
             )
         )
     return ComplexSnapshot(
-        site=_get(d, "site", str, w), ts_ms=_get(d, "ts", int, w), factories=tuple(factories),
-        zones=tuple(zones), state_counts=_int_map(d, "state_counts", w), power_kw=_fnum(d, "power_kw", w) or 0.0,
-        sensors=_get(d, "sensors", int, w), stale_count=_get(d, "stale_count", int, w),
-        alarms=_alarm_counts(d, w), kpi=_kpis(d, w),
+        site=_get(d, "site", str, w),
+        ts_ms=_get(d, "ts", int, w),
+        factories=tuple(factories),
+        zones=tuple(zones),
+        state_counts=_int_map(d, "state_counts", w),
+        power_kw=_fnum(d, "power_kw", w) or 0.0,
+        sensors=_get(d, "sensors", int, w),
+        stale_count=_get(d, "stale_count", int, w),
+        alarms=_alarm_counts(d, w),
+        kpi=_kpis(d, w),
     )
 
 
 def decode_snapshot(payload: bytes) -> Snapshot:
-    """A factory or complex snapshot from its JSON, or :class:`SnapshotError` saying what is wrong."""
+    """A factory or complex snapshot from its JSON; :class:`SnapshotError` says what is wrong."""
     if len(payload) > MAX_SNAPSHOT_BYTES:
         raise SnapshotError(f"snapshot of {len(payload)} bytes exceeds {MAX_SNAPSHOT_BYTES}")
     try:
@@ -451,4 +530,6 @@ def decode_snapshot(payload: bytes) -> Snapshot:
         return _decode_factory(doc)
     if kind == "complex":
         return _decode_complex(doc)
-    raise SnapshotError(f"unknown snapshot kind {str(kind)[:40]!r}; expected 'factory' or 'complex'")
+    raise SnapshotError(
+        f"unknown snapshot kind {str(kind)[:40]!r}; expected 'factory' or 'complex'"
+    )
