@@ -11,9 +11,8 @@ import pytest
 from tests.fixtures.servers import free_port
 from twin.codec import Reading
 from twin.errors import HistorianError, HistorianUnavailable
-from twin.historian import influxdb as influx_backend
 from twin.historian import open_historian
-from twin.historian.rollups import MINUTE_MS, RAW
+from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW
 from twin.timespec import now_ms
 
 pytestmark = pytest.mark.influxdb
@@ -120,15 +119,29 @@ def test_readonly(influxdb_module):
     ro.close()
 
 
-def test_a_window_another_writer_raced_is_settled_later(influxdb_module, monkeypatch):
-    """A raw point whose rollup recompute was lost (a concurrent writer) is repaired by the settle pass."""
+def test_a_window_another_writer_raced_is_settled_later(influxdb_module):
+    """Rollups a writer computed without another writer's readings are repaired by the settle pass."""
     db = influxdb_module.new_database()
     t = recent()
     h = open_historian(influxdb_module.url(db))
     h.store([Reading("s", t, 1.0)])
     raw_write(influxdb_module, db, "twin_raw", f"reading,sensor=s value=5.0 {t + 1000}")  # the other worker
     assert [w.count for w in h.query_windows(["s"], t, t + MINUTE_MS, MINUTE_MS)] == [1]  # stale for now
-    monkeypatch.setattr(influx_backend, "SETTLE_AFTER_S", 0.0)
-    h.store([Reading("other", t, 0.0)])  # any later batch runs the due settle pass
+    h.settle(force=True)  # due settle_s (default 60 s) after the write
     assert [(w.count, w.max) for w in h.query_windows(["s"], t, t + MINUTE_MS, MINUTE_MS)] == [(2, 5.0)]
+    h.store([Reading("s", t + 2000, 0.5)])  # the window is read back, not merged from a stale memory
+    assert [(w.count, w.min, w.max) for w in h.query_windows(["s"], t, t + HOUR_MS, HOUR_MS)] == [(3, 0.5, 5.0)]
     h.close()
+
+
+def test_a_restarted_writer_reads_back_the_windows_it_continues(influxdb_module):
+    db = influxdb_module.new_database()
+    t = recent()
+    first = open_historian(influxdb_module.url(db, settle="off"))
+    first.store([Reading("s", t + i * 1000, float(i)) for i in range(30)])
+    first.close()
+    second = open_historian(influxdb_module.url(db, settle="off"))  # nothing in memory
+    second.store([Reading("s", t + i * 1000, float(i)) for i in range(30, 90)])
+    assert [(w.count, w.max) for w in second.query_windows(["s"], t, t + HOUR_MS, MINUTE_MS)] == [(60, 59.0), (30, 89.0)]
+    assert [(w.count, w.last) for w in second.query_windows(["s"], t, t + HOUR_MS, HOUR_MS)] == [(90, 89.0)]
+    second.close()

@@ -35,7 +35,14 @@ DEFAULT_PORT = 8086
 #: Seconds an HTTP request may take before the historian reports itself unavailable.
 DEFAULT_TIMEOUT_S = 30.0
 
-_OPTIONS = {"api", "org", "token_file", "ca", "timeout", "manage", "bucket_1m", "bucket_1h", *RETENTION_OPTIONS}
+#: Seconds after which windows a writer touched are recomputed from the server's raw
+#: readings, repairing rollups when several writers share sensors (``?settle=off``
+#: for a single writer, e.g. a bulk load).
+DEFAULT_SETTLE_S = 60.0
+
+_OPTIONS = {
+    "api", "org", "token_file", "ca", "timeout", "manage", "settle", "bucket_1m", "bucket_1h", *RETENTION_OPTIONS,
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class InfluxSettings:
     bucket_1m: str | None = None  # 2.x rollup buckets (default BUCKET_1m, BUCKET_1h)
     bucket_1h: str | None = None
     retention: Retention = field(default_factory=Retention)
+    settle_s: float | None = DEFAULT_SETTLE_S  # None: never re-settle
 
     @property
     def base_url(self) -> str:
@@ -129,6 +137,16 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
             timeout_s = parse_duration_ms(opt("timeout") or "") / 1000
         except ValueError as exc:
             raise UrlError(f"{redact(url)}: timeout: {exc}") from None
+    settle_s: float | None = DEFAULT_SETTLE_S
+    if opt("settle"):
+        text = opt("settle") or ""
+        if text.strip().lower() in {"off", "0", "false", "no"}:
+            settle_s = None
+        else:
+            try:
+                settle_s = parse_duration_ms(text) / 1000
+            except ValueError as exc:
+                raise UrlError(f"{redact(url)}: settle: {exc}, or off") from None
     try:
         retention = parse_retention(opts)
     except ValueError as exc:
@@ -174,4 +192,5 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
         bucket_1m=opt("bucket_1m"),
         bucket_1h=opt("bucket_1h"),
         retention=retention,
+        settle_s=settle_s,
     )

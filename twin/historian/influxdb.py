@@ -7,9 +7,15 @@ Data model, the same in every version:
   so rewriting a reading is a no-op and a changed value wins.
 - ``reading_1m`` / ``reading_1h`` with fields ``n`` (integer), ``total``, ``min``,
   ``max``, ``last`` at the window start (RPs ``twin_1m`` / ``twin_1h``, buckets
-  ``BUCKET_1m`` / ``BUCKET_1h``). After each batch the historian recomputes the windows
-  the batch touched from the level below and writes them, so rollups work the same on
-  1.x, 2.x and 3.x and never depend on continuous queries or tasks.
+  ``BUCKET_1m`` / ``BUCKET_1h``). The historian writes them itself with each batch, so
+  rollups work the same on 1.x, 2.x and 3.x and never depend on continuous queries
+  or tasks. It computes them from the newest windows of each sensor held in memory
+  (:mod:`twin.historian.open_windows`) and reads back from the server only for
+  windows it does not hold (late data, a restart): reading freshly written,
+  uncompacted data back is slow on InfluxDB. With several writers on the same
+  sensors, each window a writer touched is recomputed from the server's raw readings
+  ``settle`` seconds later (URL option, default 60 s), which repairs any window two
+  writers raced on.
 - ``dead_letter,reason=<reason> topic=..,payload=<base64>,detail=..,sensor=..`` at
   nanosecond time ``received_ms * 10**6 + (digest mod 10**6)``: identical dead letters
   land on the same point (stored once), different ones in the same millisecond do
@@ -34,6 +40,7 @@ from twin.historian.influx_transport import InfluxTransport, make_transport
 from twin.historian.influx_url import InfluxSettings
 from twin.historian.influxql import any_of, duration, quote_ident, quote_string, time_range
 from twin.historian.lineprotocol import decode_text, encode_text, escape_tag, format_float, quote_field_string
+from twin.historian.open_windows import OpenWindows
 from twin.historian.rollup_base import RollupHistorian
 from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial
 from twin.timespec import now_ms
@@ -47,11 +54,6 @@ DEAD_LETTER_MEASUREMENT = "dead_letter"
 SENSOR_TAG = "sensor"
 #: Sensors per InfluxQL query (an OR of exact tag matches).
 SENSORS_PER_QUERY = 100
-#: Seconds after which windows a process wrote into are recomputed once more. With
-#: several ingest workers writing the same sensor (MQTT shared subscriptions), one
-#: worker's recompute can race another's raw write; recomputing a minute later,
-#: when both writes are long done, repairs any such window.
-SETTLE_AFTER_S = 60.0
 
 # Aggregates per level: raw readings have one field, rollups carry partial aggregates.
 _AGGREGATES = {
@@ -80,7 +82,8 @@ class InfluxHistorian(RollupHistorian):
         self.settings = settings
         self.readonly = readonly
         self._t = transport or make_transport(settings)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # one batch at a time: the open windows are shared state
+        self._windows = OpenWindows()
         self._pending: dict[str, set[int]] = {}  # minute windows to settle later
         self._pending_since: float | None = None
         # Created on the first write, not here: an ingest that starts while InfluxDB
@@ -118,23 +121,11 @@ class InfluxHistorian(RollupHistorian):
                 raise HistorianError(f"dead letter from {d.topic[:80]!r} has an empty reason")
         self.ensure_schema()
         if rows:
-            raw = MEASUREMENTS[RAW]
-            self._t.write(
-                RAW,
-                [f"{raw},{SENSOR_TAG}={escape_tag(s)} value={format_float(v)} {ts}" for (s, ts), v in rows.items()],
-            )
-            touched: dict[str, set[int]] = {}
-            for s, ts in rows:
-                touched.setdefault(s, set()).add(ts - ts % MINUTE_MS)
-            self._refresh_rollups(touched)
             with self._lock:
-                for s, minutes in touched.items():
-                    self._pending.setdefault(s, set()).update(minutes)
-                if self._pending_since is None:
-                    self._pending_since = time.monotonic()
+                self._store_rows(rows)
         if letters:
             self._t.write(RAW, [self._dead_letter_line(d) for d in letters], precision="ns")
-        self._settle(force=False)
+        self.settle()
 
     @staticmethod
     def _dead_letter_line(d: DeadLetter) -> str:
@@ -148,45 +139,128 @@ class InfluxHistorian(RollupHistorian):
             fields.append(f"sensor={quote_field_string(d.sensor_id)}")
         return f"{DEAD_LETTER_MEASUREMENT},reason={escape_tag(d.reason)} {','.join(fields)} {ns}"
 
+    def _store_rows(self, rows: dict[tuple[str, int], float]) -> None:
+        w = self._windows
+        unknown = w.unknown(dict.fromkeys(s for s, _ in rows))
+        if unknown:
+            w.newest.update(self._newest(unknown))
+        needs = w.needs(rows)
+        if needs:
+            self._load(needs)
+        applied = w.apply(rows)
+        raw = MEASUREMENTS[RAW]
+        try:
+            self._t.write(
+                RAW,
+                [f"{raw},{SENSOR_TAG}={escape_tag(s)} value={format_float(v)} {ts}" for (s, ts), v in rows.items()],
+            )
+            self._t.write(MINUTE_MS, self._rollup_lines(MINUTE_MS, applied.minutes))
+            self._t.write(HOUR_MS, self._rollup_lines(HOUR_MS, applied.hours))
+        except BaseException:
+            w.undo(applied)  # the batch will come again (the ingest spools it)
+            raise
+        w.evict()
+        if self.settings.settle_s is not None:
+            for s, p in applied.minutes:
+                self._pending.setdefault(s, set()).add(p.start_ms)
+            if self._pending_since is None:
+                self._pending_since = time.monotonic()
+
+    @staticmethod
+    def _rollup_lines(level: int, windows: list[tuple[str, Partial]]) -> list[str]:
+        measurement = MEASUREMENTS[level]
+        return [
+            f"{measurement},{SENSOR_TAG}={escape_tag(s)} n={p.count}i,total={format_float(p.total)},"
+            f"min={format_float(p.min)},max={format_float(p.max)},last={format_float(p.last)} {p.start_ms}"
+            for s, p in windows
+        ]
+
+    def _newest(self, sensors: list[str]) -> dict[str, int | None]:
+        """Newest stored time of each sensor (None when it has nothing stored)."""
+        out: dict[str, int | None] = dict.fromkeys(sensors)
+        since = self._raw_since(None)
+        for chunk in _chunks(sensors, SENSORS_PER_QUERY):
+            q = f'SELECT last("value") FROM {self._src(RAW)} WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in chunk])}'
+            if since is not None:
+                q += f" AND {time_range(since)}"
+            q += f" GROUP BY {quote_ident(SENSOR_TAG)}"
+            for result in self._query(RAW, q, what="newest-time query"):
+                for series in result:
+                    out[decode_text(series.tags.get(SENSOR_TAG, ""))] = int(series.values[-1][0])
+        return out
+
+    def _load(self, needs) -> None:
+        """Read the stored contents of windows the batch touches but memory does not hold."""
+        by_minute: dict[int, list[str]] = {}
+        for s, minutes in needs.minutes.items():
+            for m in minutes:
+                by_minute.setdefault(m, []).append(s)
+        for m, sensors in sorted(by_minute.items()):
+            found: dict[str, list[tuple[int, float]]] = {s: [] for s in sensors}
+            for chunk in _chunks(sensors, SENSORS_PER_QUERY):
+                q = (
+                    f'SELECT "value" FROM {self._src(RAW)} WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in chunk])}'
+                    f" AND {time_range(m, m + MINUTE_MS)} GROUP BY {quote_ident(SENSOR_TAG)}"
+                )
+                for result in self._query(RAW, q, what="window load"):
+                    for series in result:
+                        sid = decode_text(series.tags.get(SENSOR_TAG, ""))
+                        found[sid] = [(int(t), float(v)) for t, v in series.values]
+            for s, points in found.items():
+                self._windows.load_minute(s, m, points)
+        by_hour: dict[int, list[str]] = {}
+        for s, hours in needs.hours.items():
+            for h in hours:
+                by_hour.setdefault(h, []).append(s)
+        for h, sensors in sorted(by_hour.items()):
+            parts: dict[str, list[Partial]] = {s: [] for s in sensors}
+            for chunk in _chunks(sensors, SENSORS_PER_QUERY):
+                q = (
+                    f'SELECT "n", "total", "min", "max", "last" FROM {self._src(MINUTE_MS)}'
+                    f" WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in chunk])} AND {time_range(h, h + HOUR_MS)}"
+                    f" GROUP BY {quote_ident(SENSOR_TAG)}"
+                )
+                for result in self._query(MINUTE_MS, q, what="window load"):
+                    for series in result:
+                        sid = decode_text(series.tags.get(SENSOR_TAG, ""))
+                        parts[sid] = [
+                            Partial(int(t), int(n), float(total), float(lo), float(hi), float(last))
+                            for t, n, total, lo, hi, last in series.values
+                        ]
+            for s, partials in parts.items():
+                self._windows.load_hour(s, h, partials)
+
     def _refresh_rollups(self, touched: dict[str, set[int]]) -> None:
-        """Recompute the 1-minute windows in ``touched`` from raw, then their hours from 1 minute."""
+        """Recompute 1-minute windows from the server's raw readings, then their hours."""
         hours = {s: {m - m % HOUR_MS for m in minutes} for s, minutes in touched.items()}
         for level, wanted in ((MINUTE_MS, touched), (HOUR_MS, hours)):
             below = RAW if level == MINUTE_MS else MINUTE_MS
-            lines: list[str] = []
-            measurement = MEASUREMENTS[level]
+            windows: list[tuple[str, Partial]] = []
             for sensors in _chunks(sorted(wanted), SENSORS_PER_QUERY):
                 since = min(min(wanted[s]) for s in sensors)
                 until = max(max(wanted[s]) for s in sensors) + level
                 for sensor, parts in self._query_partials(below, sensors, since, until, level).items():
-                    keep = wanted[sensor]
-                    tag = escape_tag(sensor)
-                    lines += [
-                        f"{measurement},{SENSOR_TAG}={tag} n={p.count}i,total={format_float(p.total)},"
-                        f"min={format_float(p.min)},max={format_float(p.max)},last={format_float(p.last)} {p.start_ms}"
-                        for p in parts
-                        if p.start_ms in keep
-                    ]
-            if lines:
-                self._t.write(level, lines)
+                    windows += [(sensor, p) for p in parts if p.start_ms in wanted[sensor]]
+            self._t.write(level, self._rollup_lines(level, windows))
 
-    def _settle(self, force: bool) -> None:
+    def settle(self, force: bool = False) -> None:
+        """Recompute the windows this writer touched since the last pass, once they are due."""
         with self._lock:
             due = self._pending_since is not None and (
-                force or time.monotonic() - self._pending_since >= SETTLE_AFTER_S
+                force or time.monotonic() - self._pending_since >= (self.settings.settle_s or 0.0)
             )
             if not due:
                 return
             pending, self._pending, self._pending_since = self._pending, {}, None
-        try:
-            self._refresh_rollups(pending)
-        except HistorianError as exc:  # the batch itself is stored; try again later
-            log.warning("re-settling rollups failed, will retry: %s", exc)
-            with self._lock:
+            try:
+                self._refresh_rollups(pending)
+            except HistorianError as exc:  # the batches themselves are stored; try again later
+                log.warning("re-settling rollups failed, will retry: %s", exc)
                 for s, minutes in pending.items():
                     self._pending.setdefault(s, set()).update(minutes)
-                if self._pending_since is None:
-                    self._pending_since = time.monotonic()
+                self._pending_since = time.monotonic()
+                return
+            self._windows.forget(pending)  # another writer may have added to them: reload on next touch
 
     # ---- retention -----------------------------------------------------------
 
@@ -343,6 +417,6 @@ class InfluxHistorian(RollupHistorian):
     def close(self) -> None:
         try:
             if not self.readonly:
-                self._settle(force=True)
+                self.settle(force=True)
         finally:
             self._t.close()
