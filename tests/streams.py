@@ -130,5 +130,6 @@ def wait_stored(historian, expected: set[tuple[str, int]], timeout: float = 90.0
     return got
 
 
-def stored_pairs(historian, sensors, since=0, until=2**62) -> list[tuple[str, int]]:
+def stored_pairs(historian, sensors, since: int = 0, until: int | None = None) -> list[tuple[str, int]]:
+    until = until if until is not None else time.time_ns() // 1_000_000 + 86_400_000
     return [(r.sensor_id, r.ts_ms) for r in historian.query(sorted(sensors), since, until)]

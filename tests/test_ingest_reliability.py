@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 
 import psutil
@@ -122,3 +123,53 @@ def test_hostile_payloads_mixed_into_a_valid_stream(mosquitto, tmp_path):
         assert 'twin_ingest_rejected_total{reason="payload_too_large"} 2.0' in metrics
     finally:
         assert ing.stop() == 0
+
+
+@pytest.mark.influxdb
+def test_historian_unavailable_for_30_seconds(mosquitto, influxdb_module, tmp_path):
+    """influxd frozen (SIGSTOP) for 30 s: the ingest spools, reports unhealthy, then writes back."""
+    url = influxdb_module.url(influxdb_module.new_database("outage"), timeout="1s")
+    ing = IngestProc(mosquitto.url, url, tmp_path, "--unhealthy-after", "3").start()
+    stream = Stream(mosquitto.url, TINY, rate=200, client_id="outage-pub").start()
+    time.sleep(1.5)
+    influxdb_module.proc.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(30)
+        code, body = ing.health()
+        assert code == 503 and body["historian_down_s"] > 3, body
+        assert body["spool_bytes"] > 0
+    finally:
+        influxdb_module.proc.send_signal(signal.SIGCONT)
+    time.sleep(2.0)
+    stream.stop()
+    try:
+        _check_exact(url, stream)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and ing.health()[1]["spool_bytes"] > 0:
+            time.sleep(0.2)
+        code, body = ing.health()
+        assert code == 200 and body["spool_bytes"] == 0, body
+        spooled = [ln for ln in ing.metrics().splitlines() if ln.startswith("twin_ingest_readings_spooled_total")]
+        assert float(spooled[0].split()[1]) > 0
+    finally:
+        assert ing.stop() == 0, ing.log()
+
+
+@pytest.mark.influxdb
+def test_spool_full_applies_back_pressure_and_loses_nothing(mosquitto, influxdb_module, tmp_path):
+    url = influxdb_module.url(influxdb_module.new_database("full"), timeout="1s")
+    ing = IngestProc(mosquitto.url, url, tmp_path, "--spool-max-mb", "0.02").start()
+    stream = Stream(mosquitto.url, TINY, rate=300, client_id="full-pub").start()
+    time.sleep(1.0)
+    influxdb_module.proc.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(12)
+    finally:
+        influxdb_module.proc.send_signal(signal.SIGCONT)
+    time.sleep(2.0)
+    stream.stop()
+    try:
+        _check_exact(url, stream)
+        assert "spool full" in ing.log()
+    finally:
+        assert ing.stop() == 0, ing.log()

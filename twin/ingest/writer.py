@@ -25,6 +25,9 @@ __all__ = ["Inbound", "BatchWriter", "WriterSettings"]
 
 log = logging.getLogger(__name__)
 
+#: Readings per historian write when the spool is written back.
+DRAIN_CHUNK = 5000
+
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
@@ -224,9 +227,17 @@ class BatchWriter:
         if got is None:
             return
         path, records = got
-        for readings, letters in records:
-            if not self._store(readings, letters):
-                return  # retried later; rewrites of stored records are no-ops
+        # Spooled batches are often tiny (one per message while the historian was down):
+        # write them back in chunks, oldest first.
+        readings: list[Reading] = []
+        letters: list[DeadLetter] = []
+        for i, (r, d) in enumerate(records):
+            readings.extend(r)
+            letters.extend(d)
+            if len(readings) + len(letters) >= DRAIN_CHUNK or i == len(records) - 1:
+                if not self._store(readings, letters):
+                    return  # retried later; rewrites of stored records are no-ops
+                readings, letters = [], []
         self.spool.remove(path)
         self.metrics.spool_bytes.set(self.spool.bytes)
         log.info("spool segment %s written back (%d batch(es))", path.name, len(records))
