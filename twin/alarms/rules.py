@@ -399,7 +399,13 @@ class EarthquakeCheck:
         recent = sorted(z for z, (t, _) in self.hits.items() if ts - t <= self.window_ms)
         d = self.deb
         raw = len(recent) >= (1 if d.active else self.min_zones)
-        at = d.update(raw, ts)
+        if d.active and not raw and self.hits:
+            # the shaking ended one window after the last hit, not when we noticed
+            ended = max(t for t, _ in self.hits.values()) + self.window_ms + 1
+            at = d.update(False, min(ts, ended)) if d.pending_since is None else None
+            at = at if at is not None else d.poll(ts)
+        else:
+            at = d.update(raw, ts)
         if at is None:
             return None
         if d.active:

@@ -307,7 +307,7 @@ class KpiTracker:
         return ids
 
     def restore_from(self, latest: dict[str, Reading], now_ms: int) -> int:
-        """Continue the current shift and day from stored readings; returns machines restored."""
+        """Continue the current shift and day from stored readings; returns (machine, period)s."""
         n = 0
         for kind in PERIODS:
             p = self.calendar.period(kind, now_ms)
