@@ -40,9 +40,9 @@ __all__ = ["Incident", "HazardField", "HAZARD_OVERLAY_KINDS"]
 
 #: A factory is a disc of this radius: sensors inside it are "at" the fire or leak.
 FACTORY_RADIUS_M = 50.0
-#: Fire smoke: peak at the fire as a share of the sensor's range, decay length with
-#: distance, how fast the smoke front travels, rise time constant.
-FIRE_SMOKE_SHARE = 0.7
+#: Fire smoke: optical density at the fire (%obs/m), decay length with distance, how
+#: fast the smoke front travels, rise time constant.
+FIRE_SMOKE_OBS_M = 20.0
 FIRE_SMOKE_SCALE_M = 150.0
 FIRE_SMOKE_SPEED_M_S = 0.5
 FIRE_SMOKE_RISE_S = 180.0
@@ -55,16 +55,18 @@ FIRE_TEMP_RISE_S = 300.0
 FLAME_GROWTH = 0.2
 #: After containment, smoke and heat decay with this time constant.
 FIRE_DECAY_S = 1200.0
-#: Gas leak: concentration at the source as a share of the range, initial plume
-#: width, diffusivity (m^2/s), rise and post-containment decay time constants.
-GAS_SHARE = 0.6
+#: Gas leak: concentration at the source (ppm of a toxic-gas sensor; %LEL of a
+#: flammable-gas one), initial plume width, diffusivity (m^2/s), rise and
+#: post-containment decay time constants.
+GAS_PEAK_PPM = 600.0
+GAS_PEAK_LEL = 40.0
 GAS_SIGMA0_M = 50.0
 GAS_DIFFUSIVITY_M2_S = 3.0
 GAS_RISE_S = 60.0
 GAS_DECAY_S = 600.0
-#: Flood: water rise in the flooded zone as a share of the range, decay length with
-#: distance from the zone, speed of the spreading water, rise and recession time constants.
-FLOOD_SHARE = 0.5
+#: Flood: water rise in the flooded zone (cm), decay length with distance from the
+#: zone, speed of the spreading water, rise and recession time constants.
+FLOOD_RISE_CM = 150.0
 FLOOD_SCALE_M = 400.0
 FLOOD_SPEED_M_S = 0.25
 FLOOD_RISE_S = 1800.0
@@ -115,9 +117,8 @@ class _Place:
     zone: str | None
     factory: str | None
     kind: str
-    lo: float
     span: float
-    gal: bool
+    scale: float  # the sensor's unit per unit of the physics (g->gal, ppm->%LEL, cm->m)
 
 
 class HazardField:
@@ -147,7 +148,12 @@ class HazardField:
             a = self._zones[info.device]
             point = (a.x + a.w / 2, a.y + a.h / 2)
         lo, hi = s.range
-        return _Place(point, info.zone, info.factory, s.kind, lo, hi - lo, s.unit == "gal")
+        scale = {
+            "gal": GAL_PER_G,
+            "%LEL": GAS_PEAK_LEL / GAS_PEAK_PPM,
+            "m": 0.01,
+        }.get(s.unit, 1.0)
+        return _Place(point, info.zone, info.factory, s.kind, hi - lo, scale)
 
     # ---- incidents ------------------------------------------------------------------------
 
@@ -266,7 +272,7 @@ class HazardField:
         front = d / FIRE_SMOKE_SPEED_M_S
         if pl.kind == "smoke":
             grow = self._after(inc, ts_ms, front, FIRE_SMOKE_RISE_S)
-            return FIRE_SMOKE_SHARE * pl.span * math.exp(-d / FIRE_SMOKE_SCALE_M) * grow
+            return FIRE_SMOKE_OBS_M * math.exp(-d / FIRE_SMOKE_SCALE_M) * grow
         if pl.kind == "temperature":
             grow = self._after(inc, ts_ms, front, FIRE_TEMP_RISE_S)
             return FIRE_TEMP_RISE_C * math.exp(-d / FIRE_TEMP_SCALE_M) * grow
@@ -287,13 +293,13 @@ class HazardField:
         level = _rise(x, GAS_RISE_S) * math.exp(-(d * d) / (2 * sigma * sigma))
         if inc.contained_ms is not None and ts_ms > inc.contained_ms:
             level *= math.exp(-(ts_ms - inc.contained_ms) / 1000 / GAS_DECAY_S)
-        return GAS_SHARE * pl.span * level
+        return GAS_PEAK_PPM * pl.scale * level
 
     def _flood(self, inc: Incident, pl: _Place, ts_ms: int) -> float:
         assert pl.point is not None
         d = min(_to_area(pl.point, self._zones[z]) for z in inc.zones)
         grow = self._after(inc, ts_ms, d / FLOOD_SPEED_M_S, FLOOD_RISE_S)
-        return FLOOD_SHARE * pl.span * math.exp(-d / FLOOD_SCALE_M) * grow
+        return FLOOD_RISE_CM * pl.scale * math.exp(-d / FLOOD_SCALE_M) * grow
 
     def _quake(self, inc: Incident, pl: _Place, ts_ms: int) -> float:
         assert pl.point is not None
@@ -303,7 +309,7 @@ class HazardField:
             return 0.0
         envelope = (x / EQ_ENVELOPE_S) * math.exp(1.0 - x / EQ_ENVELOPE_S)
         pga = EQ_PGA_G / (1.0 + d / EQ_REF_M) ** EQ_ATTENUATION
-        return pga * envelope * (GAL_PER_G if pl.gal else 1.0)
+        return pga * envelope * pl.scale
 
 
 def _to_area(p: _Pt, a: Area) -> float:

@@ -112,6 +112,14 @@ class _Exchange:
     help="Seconds to wait for the fleet's answer; 0: only wait for the broker to take the command.",
 )
 @click.option("--by", default=None, metavar="NAME", help="Who asks (recorded in the fleet's log).")
+@click.option(
+    "--connect-timeout",
+    type=click.FloatRange(min=0, min_open=True, max=600),
+    default=10.0,
+    show_default=True,
+    metavar="S",
+    help="Give up if the broker accepts no connection within S seconds.",
+)
 @log_level_option
 def inject(
     kind: str,
@@ -122,6 +130,7 @@ def inject(
     config: str | None,
     wait: float,
     by: str | None,
+    connect_timeout: float,
     log_level: str,
 ) -> None:
     """Start a disaster now in the model-driven sensor fleet (twin sensors --source model).
@@ -174,7 +183,7 @@ def inject(
     client.loop_start()
     try:
         try:
-            wait_connected(client, 10.0)
+            wait_connected(client, connect_timeout)
         except BrokerUnavailable as exc:
             raise click.ClickException(f"{url}: {exc}") from None
         if wait > 0 and not ex.subscribed.wait(10.0):
