@@ -64,7 +64,8 @@ def test_upgrades_a_schema_1_file(tmp_path):
     ro.close()
 
 
-def test_many_small_batches_are_compacted_without_changing_results(tmp_path):
+def test_many_small_batches_are_compacted_without_changing_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_backend, "LOG_MAX_ROWS", 1)  # flush every batch into its own chunks
     h = SqliteHistorian(tmp_path / "h.db")
     base = recent_hour()
     readings = [Reading(s, base + i * 1000, float(i % 17)) for i in range(3600) for s in ("a", "b")]
@@ -132,4 +133,31 @@ def test_sync_option(tmp_path):
     h.close()
     h = open_historian(f"sqlite://{tmp_path}/f.db")
     assert h._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL by default
+    h.close()
+
+
+def test_recent_log_is_invisible_to_readers_and_flushed_exactly(tmp_path, monkeypatch):
+    monkeypatch.setattr(sqlite_backend, "LOG_MAX_READINGS", 500)
+    h = SqliteHistorian(tmp_path / "h.db")
+    reader = SqliteHistorian(tmp_path / "h.db", readonly=True)
+    base = recent_hour()
+    readings = [Reading(s, base + i * 1000, float(i % 50)) for i in range(400) for s in ("a", "b")]
+    rows = lambda table: h._db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: E731
+    h.store(readings[:2])  # the first store also runs maintenance, which flushes
+    h.store(readings[2:300])
+    assert rows("recent") == 1  # a normal batch is one log row ...
+    for who in (h, reader):  # ... yet every reader sees it, also through rollups
+        assert who.counts() == {"a": 150, "b": 150}
+        assert [(w.count, w.last) for w in who.query_windows(["a"], base, base + DAY, MINUTE_MS)] == [(60, 9.0), (60, 19.0), (30, 49.0)]
+        assert who.query(["b"], base + 148_000, base + DAY) == [Reading("b", base + 148_000, 48.0), Reading("b", base + 149_000, 49.0)]
+    h.store(readings[300:800])  # past LOG_MAX_READINGS: flushed into chunks and rollups
+    assert rows("recent") == 0 and rows("chunks") > 0
+    h.store(readings[800:])
+    h.store(readings[100:110])  # a redelivery takes the slow path, which flushes the log first
+    assert rows("recent") == 0
+    for who in (h, reader):
+        assert who.counts() == {"a": 400, "b": 400}
+        wins = who.query_windows(["a", "b"], base, base + DAY, HOUR_MS)
+        assert [(w.sensor_id, w.count, w.min, w.max, w.last) for w in wins] == [("a", 400, 0.0, 49.0, 49.0), ("b", 400, 0.0, 49.0, 49.0)]
+    reader.close()
     h.close()

@@ -8,7 +8,9 @@ what lets a fully synchronous SQLite take hundreds of thousands of readings a se
 
 from __future__ import annotations
 
+import json
 from array import array
+from operator import attrgetter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,7 +22,8 @@ from twin.historian.base import check_sensor_id
 from twin.historian.rollups import HOUR_MS
 
 __all__ = [
-    "TS_DTYPE", "VALUE_DTYPE", "Series", "Batch", "group_batch", "sort_unique_last", "split_hours", "merge_last_wins", "pack", "unpack"]
+    "TS_DTYPE", "VALUE_DTYPE", "Series", "Batch", "LogEntry", "group_batch", "sort_unique_last",
+    "encode_log", "decode_log", "concat_log", "split_hours", "merge_last_wins", "pack", "unpack"]
 
 TS_DTYPE = np.dtype("<i8")
 VALUE_DTYPE = np.dtype("<f8")
@@ -110,6 +113,11 @@ class Batch:
         ]
 
 
+_get_sensor, _get_ts, _get_value = attrgetter("sensor_id"), attrgetter("ts_ms"), attrgetter("value")
+#: Sensor ids already checked (the same few thousand ids arrive in every batch).
+_checked: set[str] = set()
+
+
 def group_batch(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tuple[Batch, int]:
     """Validate a batch and group it per sensor: ``(batch, dropped)``.
 
@@ -119,53 +127,44 @@ def group_batch(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tu
     or a bad sensor id: the whole batch is refused.
     """
     readings = readings if isinstance(readings, list | tuple) else list(readings)
-    groups: dict[str, tuple[array, array]] = {}
+    # Columns are pulled out by C loops (map/attrgetter into arrays): this is the hot path.
     try:
-        for r in readings:
-            g = groups.get(r.sensor_id)
-            if g is None:
-                g = groups[r.sensor_id] = (array("q"), array("d"))
-            g[0].append(r.ts_ms)
-            g[1].append(r.value)
+        ts = np.frombuffer(array("q", map(_get_ts, readings)), dtype=np.int64)
+        values = np.frombuffer(array("d", map(_get_value, readings)), dtype=np.float64)
     except (TypeError, OverflowError):
         raise HistorianError(
             f"{_bad_reading(readings)} needs an integer epoch-ms time and a numeric value"
         ) from None
-    names = list(groups)
+    index: dict[str, int] = {}
+    codes = np.array([index.setdefault(s, len(index)) for s in map(_get_sensor, readings)], dtype=np.int64)
+    names = list(index)
     for name in names:
-        check_sensor_id(name)
-    ts = np.frombuffer(b"".join(g[0] for g in groups.values()), dtype=np.int64)
-    values = np.frombuffer(b"".join(g[1] for g in groups.values()), dtype=np.float64)
-    sizes = np.fromiter((len(g[0]) for g in groups.values()), dtype=np.int64, count=len(names))
+        if name not in _checked:
+            check_sensor_id(name)
+            if len(_checked) > 100_000:
+                _checked.clear()
+            _checked.add(name)
     finite = np.isfinite(values)
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
-        gid = np.repeat(np.arange(len(names)), sizes)
-        raise HistorianError(f"reading {names[gid[i]][:80]!r} at {int(ts[i])}: value {values[i]} is not finite")
+        raise HistorianError(f"reading {names[codes[i]][:80]!r} at {int(ts[i])}: value {values[i]} is not finite")
     dropped = 0
-    gid = None
     if min_ts_ms is not None:
         keep = ts >= min_ts_ms
         if not keep.all():
             dropped = int(len(ts) - keep.sum())
-            gid = np.repeat(np.arange(len(names)), sizes)[keep]
-            ts, values = ts[keep], values[keep]
-            sizes = np.bincount(gid, minlength=len(names))
-    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    # Strictly increasing within every group? Then nothing to sort (the normal case).
-    inc = ts[1:] > ts[:-1]
-    inc[starts[1:-1][starts[1:-1] < len(ts)] - 1] = True  # group boundaries do not count
-    if len(ts) > 1 and not inc.all():
-        if gid is None:
-            gid = np.repeat(np.arange(len(names)), sizes)
-        order = np.lexsort((ts, gid))  # stable: equal (group, time) keep their order
-        ts, values, gid = ts[order], values[order], gid[order]
+            ts, values, codes = ts[keep], values[keep], codes[keep]
+    order = np.argsort(codes, kind="stable")  # group per sensor, keeping arrival order
+    ts, values, codes = ts[order], values[order], codes[order]
+    same = codes[1:] == codes[:-1]
+    if len(ts) > 1 and not (ts[1:] > ts[:-1])[same].all():
+        order = np.lexsort((ts, codes))  # stable: equal (sensor, time) keep their order
+        ts, values, codes = ts[order], values[order], codes[order]
         keep = np.ones(len(ts), dtype=bool)
-        keep[:-1] = (ts[1:] != ts[:-1]) | (gid[1:] != gid[:-1])  # last of each duplicate run
-        ts, values, gid = ts[keep], values[keep], gid[keep]
-        sizes = np.bincount(gid, minlength=len(names))
-        starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    batch = Batch(names, ts, values, starts)
+        keep[:-1] = (ts[1:] != ts[:-1]) | (codes[1:] != codes[:-1])  # last of each duplicate run
+        ts, values, codes = ts[keep], values[keep], codes[keep]
+    sizes = np.bincount(codes, minlength=len(names)).astype(np.int64)
+    batch = Batch(names, ts, values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))
     empty = sizes == 0
     if empty.any():
         batch = batch.select(~empty)
@@ -198,3 +197,54 @@ def unpack(ts_blobs: Iterable[bytes], value_blobs: Iterable[bytes]) -> tuple[np.
     ts = np.frombuffer(b"".join(ts_blobs), dtype=TS_DTYPE).astype(np.int64)
     values = np.frombuffer(b"".join(value_blobs), dtype=VALUE_DTYPE).astype(np.float64)
     return ts, values
+
+
+@dataclass(slots=True)
+class LogEntry:
+    """One batch of brand-new readings as stored in the recent log (see the SQLite backend)."""
+
+    seq: int
+    index: dict[str, int]  # sensor -> group number
+    batch: Batch
+
+    def sensor(self, sensor_id: str, since_ms: int, until_ms: int) -> tuple[np.ndarray, np.ndarray]:
+        g = self.index.get(sensor_id)
+        if g is None:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        s = self.batch.series(g)
+        lo, hi = np.searchsorted(s.ts, since_ms, "left"), np.searchsorted(s.ts, until_ms, "left")
+        return s.ts[lo:hi], s.values[lo:hi]
+
+
+def encode_log(batch: Batch) -> tuple[str, bytes, bytes, bytes]:
+    """``(names_json, offsets, ts, values)`` of a batch for one log row."""
+    ts_blob, val_blob = pack(batch.ts, batch.values)
+    return json.dumps(batch.names, ensure_ascii=False), batch.starts.astype(TS_DTYPE).tobytes(), ts_blob, val_blob
+
+
+def decode_log(seq: int, names_json: str, offsets: bytes, ts: bytes, values: bytes) -> LogEntry:
+    names = json.loads(names_json)
+    t, v = unpack([ts], [values])
+    starts = np.frombuffer(offsets, dtype=TS_DTYPE).astype(np.int64)
+    return LogEntry(seq, {n: i for i, n in enumerate(names)}, Batch(names, t, v, starts))
+
+
+def concat_log(entries: list[LogEntry]) -> Batch:
+    """All entries as one batch; per sensor the entries' readings in log order.
+
+    Log entries only ever hold readings newer than everything stored before them, so
+    the result is sorted and unique per sensor.
+    """
+    index: dict[str, int] = {}
+    codes = []
+    for e in entries:
+        entry_codes = np.array([index.setdefault(n, len(index)) for n in e.batch.names], dtype=np.int64)
+        codes.append(np.repeat(entry_codes, np.diff(e.batch.starts)))
+    if not index:
+        return Batch([], np.empty(0, np.int64), np.empty(0, np.float64), np.zeros(1, np.int64))
+    code = np.concatenate(codes)
+    order = np.argsort(code, kind="stable")  # per sensor, entries stay in log order
+    ts = np.concatenate([e.batch.ts for e in entries])[order]
+    values = np.concatenate([e.batch.values for e in entries])[order]
+    sizes = np.bincount(code, minlength=len(index)).astype(np.int64)
+    return Batch(list(index), ts, values, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64))

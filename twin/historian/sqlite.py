@@ -9,9 +9,16 @@ Layout (schema 2):
 - ``rollup_1m`` / ``rollup_1h``: count, sum, min, max, last per sensor and window.
 - ``latest``: newest reading per sensor; its time also tells whether a batch is
   all new (the normal case) or rewrites stored readings.
+- ``recent``: a log of recent batches of brand-new readings, one row per batch, in
+  time order. Appending one row is all a normal batch costs; every
+  ``LOG_MAX_READINGS`` readings (or ``LOG_MAX_ROWS`` batches) the log is flushed into
+  ``chunks`` and the rollups in one go. Queries merge the log, so it is invisible to
+  readers. With ``synchronous=FULL`` a commit costs the pages it touches: a batch
+  spread over 300 sensors would touch ~900 pages of ``chunks`` and rollups, a log
+  row touches a few dozen.
 
-A batch of new readings is appended and merged into the rollups incrementally. A
-batch reaching back into stored data (a redelivery, late data) merges with the
+A batch of new readings goes to the log; a flush appends it to the chunks and merges
+it into the rollups incrementally. A batch reaching back into stored data (a redelivery, late data) merges with the
 stored chunks of that sensor and hour - the new value wins at equal times, an
 identical rewrite changes nothing - and recomputes that hour's rollups from the
 merged readings. Everything happens in one transaction, so several writer processes
@@ -34,10 +41,21 @@ import numpy as np
 from twin.codec import Reading
 from twin.errors import HistorianError, HistorianUnavailable
 from twin.historian.base import DeadLetter
-from twin.historian.chunks import Batch, group_batch, merge_last_wins, pack, split_hours, unpack
+from twin.historian.chunks import (
+    Batch,
+    LogEntry,
+    concat_log,
+    decode_log,
+    encode_log,
+    group_batch,
+    merge_last_wins,
+    pack,
+    split_hours,
+    unpack,
+)
 from twin.historian.retention import Retention
 from twin.historian.rollup_base import RollupHistorian
-from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial, window_arrays
+from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial, merge, window_arrays
 from twin.timespec import now_ms
 
 __all__ = ["SqliteHistorian", "SCHEMA_VERSION"]
@@ -53,6 +71,9 @@ CACHE_KIB = 32 * 1024
 #: every sensor's chunks and rollups; a larger WAL lets one checkpoint write each of
 #: those hot pages once instead of after every other commit.
 WAL_AUTOCHECKPOINT_PAGES = 8192
+#: Readings and batches the recent log holds before it is flushed into chunks and rollups.
+LOG_MAX_READINGS = 50_000
+LOG_MAX_ROWS = 64
 #: SQLite's limit on bound variables is 32766 since 3.32; stay far below it.
 _IN_CHUNK = 500
 _MIN_INT64 = -(2**63)
@@ -70,6 +91,14 @@ CREATE TABLE IF NOT EXISTS chunks (
     vals   BLOB NOT NULL,      -- n little-endian float64
     PRIMARY KEY (sensor, hour, first)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recent (
+    seq    INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused: decoded rows are cached by seq
+    n      INTEGER NOT NULL,
+    names  TEXT NOT NULL,      -- JSON list of the batch's sensor ids
+    starts BLOB NOT NULL,      -- int64 offsets of each sensor's readings (len(names) + 1)
+    ts     BLOB NOT NULL,
+    vals   BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS latest (
     sensor TEXT PRIMARY KEY,
     ts     INTEGER NOT NULL,
@@ -155,6 +184,7 @@ class SqliteHistorian(RollupHistorian):
         self._lock = threading.Lock()
         self._next_maintenance = 0.0  # monotonic time of the next maintenance pass
         self._appended: set[tuple[str, int]] = set()  # (sensor, hour) with several chunks to compact
+        self._log_cache: dict[int, LogEntry] = {}  # decoded rows of the recent log, by seq
         try:
             if readonly:
                 self._db = sqlite3.connect(
@@ -271,27 +301,64 @@ class SqliteHistorian(RollupHistorian):
         db = self._db
         high = self._high_water(batch.names)
         firsts = batch.ts[batch.starts[:-1]].tolist()
-        # Normal case: a sensor's readings are all newer than what is stored - append.
+        # Normal case: a sensor's readings are all newer than what is stored.
         fast = np.array(
             [(hw := high.get(name)) is None or first > hw for name, first in zip(batch.names, firsts, strict=True)],
             dtype=bool,
         )
-        appended = batch if fast.all() else batch.select(fast)
-        if len(appended):
-            rows = appended.hour_chunks()
-            db.executemany("INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            self._appended.update((r[0], r[1]) for r in rows)
-            for level, table in _ROLLUP_TABLE.items():
-                agg = window_arrays(appended.ts, appended.values, level, appended.starts[:-1])
-                db.executemany(_MERGE_ROLLUP.format(table=table), agg.rows(appended.names))
-        for g in np.flatnonzero(~fast).tolist():
-            s = batch.series(g)
-            self._write_hours(s.sensor_id, s.ts, s.values, replace=False)
+        if fast.all():
+            db.execute(
+                "INSERT INTO recent (n, names, starts, ts, vals) VALUES (?, ?, ?, ?, ?)", (len(batch), *encode_log(batch))
+            )
+            rows, readings = db.execute("SELECT count(*), coalesce(sum(n), 0) FROM recent").fetchone()
+            if readings >= LOG_MAX_READINGS or rows >= LOG_MAX_ROWS:
+                self._flush_log()
+        else:
+            self._flush_log()  # the slow path works on chunks alone
+            appended = batch.select(fast)
+            if len(appended):
+                self._append(appended)
+            for g in np.flatnonzero(~fast).tolist():
+                s = batch.series(g)
+                self._write_hours(s.sensor_id, s.ts, s.values, replace=False)
         ends = (batch.starts[1:] - 1).tolist()
         db.executemany(
             _UPSERT_LATEST,
             list(zip(batch.names, batch.ts[ends].tolist(), batch.values[ends].tolist(), strict=True)),
         )
+
+    def _append(self, batch: Batch) -> None:
+        """Add readings newer than everything stored: new chunks, rollups merged incrementally."""
+        db = self._db
+        rows = batch.hour_chunks()
+        db.executemany("INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        self._appended.update((r[0], r[1]) for r in rows)
+        for level, table in _ROLLUP_TABLE.items():
+            agg = window_arrays(batch.ts, batch.values, level, batch.starts[:-1])
+            db.executemany(_MERGE_ROLLUP.format(table=table), agg.rows(batch.names))
+
+    def _log_entries(self) -> list[LogEntry]:
+        """The recent log, decoded (rows already decoded on this connection are reused)."""
+        seqs = [r[0] for r in self._db.execute("SELECT seq FROM recent ORDER BY seq")]
+        cache = self._log_cache
+        for seq in [k for k in cache if k not in set(seqs)]:
+            del cache[seq]
+        missing = [q for q in seqs if q not in cache]
+        for i in range(0, len(missing), _IN_CHUNK):
+            part = missing[i : i + _IN_CHUNK]
+            for row in self._db.execute(
+                f"SELECT seq, names, starts, ts, vals FROM recent WHERE seq IN ({_placeholders(len(part))})", part
+            ):
+                cache[row[0]] = decode_log(*row)
+        return [cache[q] for q in seqs]
+
+    def _flush_log(self) -> None:
+        """Move the recent log into chunks and rollups (inside the caller's transaction)."""
+        entries = self._log_entries()
+        if not entries:
+            return
+        self._append(concat_log(entries))
+        self._db.execute("DELETE FROM recent WHERE seq <= ?", (entries[-1].seq,))
 
     def _write_hours(self, sensor: str, ts: np.ndarray, values: np.ndarray, replace: bool) -> None:
         """Merge readings into the stored hours they fall in and recompute those hours' rollups."""
@@ -366,6 +433,7 @@ class SqliteHistorian(RollupHistorian):
             try:
                 with self._db:
                     self._db.execute("BEGIN IMMEDIATE")
+                    self._flush_log()  # retention applies to chunks
                     sensors = [r[0] for r in self._db.execute("SELECT sensor FROM latest")]
                     tables = {RAW: ("chunks", "hour"), MINUTE_MS: ("rollup_1m", "start"), HOUR_MS: ("rollup_1h", "start")}
                     for level, cut in cutoffs.items():
@@ -414,13 +482,38 @@ class SqliteHistorian(RollupHistorian):
         since_ms = self._raw_since(since_ms)
         if since_ms >= until_ms:
             return np.empty(0, np.int64), np.empty(0, np.float64)
-        rows = self._fetch(
-            "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour >= ? AND hour < ? ORDER BY hour, first",
-            (sensor, since_ms - since_ms % HOUR_MS, until_ms),
-        )
+        with self._lock:
+            try:
+                with self._db:  # one read transaction: chunks and log from the same snapshot
+                    self._db.execute("BEGIN")
+                    rows = self._db.execute(
+                        "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour >= ? AND hour < ? ORDER BY hour, first",
+                        (sensor, since_ms - since_ms % HOUR_MS, until_ms),
+                    ).fetchall()
+                    log = self._log_entries()
+            except sqlite3.OperationalError as exc:
+                raise HistorianUnavailable(f"SQLite query failed: {exc}") from exc
         ts, values = unpack((r[0] for r in rows), (r[1] for r in rows))
         lo, hi = np.searchsorted(ts, since_ms, "left"), np.searchsorted(ts, until_ms, "left")
-        return ts[lo:hi], values[lo:hi]
+        ts_parts, val_parts = [ts[lo:hi]], [values[lo:hi]]
+        for entry in log:  # newer than every chunk of the sensor, in time order
+            t, v = entry.sensor(sensor, since_ms, until_ms)
+            ts_parts.append(t)
+            val_parts.append(v)
+        return np.concatenate(ts_parts), np.concatenate(val_parts)
+
+    def _log_partials(self, sensor: str, since_ms: int, until_ms: int, every_ms: int) -> list[Partial]:
+        with self._lock:
+            try:
+                log = self._log_entries()
+            except sqlite3.OperationalError as exc:
+                raise HistorianUnavailable(f"SQLite query failed: {exc}") from exc
+        parts = [entry.sensor(sensor, since_ms, until_ms) for entry in log]
+        if not any(len(t) for t, _ in parts):
+            return []
+        ts = np.concatenate([t for t, _ in parts])
+        values = np.concatenate([v for _, v in parts])
+        return window_arrays(ts, values, every_ms).partials()
 
     def query(self, sensor_ids: Sequence[str], since_ms: int, until_ms: int) -> list[Reading]:
         out: list[Reading] = []
@@ -430,6 +523,22 @@ class SqliteHistorian(RollupHistorian):
         return out
 
     def _partials(
+        self, level_ms: int, sensor_ids: list[str], since_ms: int, until_ms: int, every_ms: int
+    ) -> dict[str, list[Partial]]:
+        out = self._stored_partials(level_ms, sensor_ids, since_ms, until_ms, every_ms)
+        if level_ms == RAW:
+            return out  # _load already merged the log
+        for sid in sensor_ids:
+            extra = self._log_partials(sid, since_ms, until_ms, every_ms)
+            if extra:  # log readings are newer than any rollup of the sensor: merge after
+                windows = {p.start_ms: p for p in out.get(sid, [])}
+                for p in extra:
+                    cur = windows.get(p.start_ms)
+                    windows[p.start_ms] = p if cur is None else merge(cur, p)
+                out[sid] = [windows[k] for k in sorted(windows)]
+        return out
+
+    def _stored_partials(
         self, level_ms: int, sensor_ids: list[str], since_ms: int, until_ms: int, every_ms: int
     ) -> dict[str, list[Partial]]:
         out: dict[str, list[Partial]] = {}
@@ -484,12 +593,22 @@ class SqliteHistorian(RollupHistorian):
         return {s: Reading(s, ts, v) for s, ts, v in rows}
 
     def counts(self) -> dict[str, int]:
-        # Horizons are whole hours, so whole chunks are in or out.
-        return dict(
+        # Horizons are whole hours, so whole chunks are in or out; the log is all recent.
+        out = dict(
             self._fetch(
                 "SELECT sensor, sum(n) FROM chunks WHERE hour >= ? GROUP BY sensor", (self._raw_since(_MIN_INT64),)
             )
         )
+        floor = self._raw_since(_MIN_INT64)
+        with self._lock:
+            log = self._log_entries()
+        for entry in log:
+            for name, g in entry.index.items():
+                s = entry.batch.series(g)
+                n = int((s.ts >= floor).sum())
+                if n:
+                    out[name] = out.get(name, 0) + n
+        return out
 
     def dead_letters(
         self, since_ms: int | None = None, reason: str | None = None, limit: int = 100
