@@ -1,7 +1,7 @@
 """Container health check for the twin image: exit 0 when the target answers.
 
-    twin-healthcheck http://127.0.0.1:9108/health   # 2xx within the timeout
-    twin-healthcheck tcp://mosquitto:1883           # a TCP connection opens
+twin-healthcheck http://127.0.0.1:9108/health   # 2xx within the timeout
+twin-healthcheck tcp://mosquitto:1883           # a TCP connection opens
 """
 
 from __future__ import annotations

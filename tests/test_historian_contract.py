@@ -49,7 +49,11 @@ def _influx2_factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
     scheme = "influxdbs" if parts.scheme == "https" else "influxdb"
     created: list[str] = []
 
-    def make(retention: Retention | None = None, clock: Callable[[], int] = now_ms, name: str | None = None) -> Historian:
+    def make(
+        retention: Retention | None = None,
+        clock: Callable[[], int] = now_ms,
+        name: str | None = None,
+    ) -> Historian:
         bucket = name or f"twin-test-{uuid.uuid4().hex[:10]}"
         created.append(bucket)
         settings = parse_influx_url(f"{scheme}://{parts.hostname}:{parts.port or 8086}/{bucket}")
@@ -58,8 +62,11 @@ def _influx2_factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
         return InfluxHistorian(settings, clock=clock)
 
     yield make
-    with InfluxDBClient(url=os.environ["INFLUXDB_URL"], token=os.environ["INFLUXDB_TOKEN"],
-                        org=os.environ["INFLUXDB_ORG"]) as client:
+    with InfluxDBClient(
+        url=os.environ["INFLUXDB_URL"],
+        token=os.environ["INFLUXDB_TOKEN"],
+        org=os.environ["INFLUXDB_ORG"],
+    ) as client:
         api = client.buckets_api()
         for bucket in created:
             for name in (bucket, f"{bucket}_1m", f"{bucket}_1h"):
@@ -83,14 +90,21 @@ def make(request: pytest.FixtureRequest, tmp_path) -> Iterator[Factory]:
     if kind == "influxdb-2":
         missing = [v for v in INFLUX2_VARS if not os.environ.get(v)]
         if missing:
-            pytest.skip(f"InfluxDB 2.x contract runs only when {', '.join(missing)} are set (see docs/historian.md)")
+            pytest.skip(
+                f"InfluxDB 2.x contract runs only when {', '.join(missing)} are set "
+                "(see docs/historian.md)"
+            )
         gen = _influx2_factory(request)
         base = next(gen)
     elif kind == "influxdb-1.6.7":
         server = request.getfixturevalue("influxdb_module")
         names: dict[str, str] = {}
 
-        def base(retention: Retention | None = None, clock: Callable[[], int] = now_ms, name: str | None = None):
+        def base(
+            retention: Retention | None = None,
+            clock: Callable[[], int] = now_ms,
+            name: str | None = None,
+        ):
             key = name or f"new{len(names)}"
             db = names.setdefault(key, server.new_database())
             settings = parse_influx_url(server.url(db))
@@ -100,8 +114,14 @@ def make(request: pytest.FixtureRequest, tmp_path) -> Iterator[Factory]:
     else:
         counter = iter(range(10_000))
 
-        def base(retention: Retention | None = None, clock: Callable[[], int] = now_ms, name: str | None = None):
-            return SqliteHistorian(tmp_path / f"{name or next(counter)}.db", retention=retention, clock=clock)
+        def base(
+            retention: Retention | None = None,
+            clock: Callable[[], int] = now_ms,
+            name: str | None = None,
+        ):
+            return SqliteHistorian(
+                tmp_path / f"{name or next(counter)}.db", retention=retention, clock=clock
+            )
 
     def factory(*args, **kwargs) -> Historian:
         h = base(*args, **kwargs)
@@ -129,7 +149,9 @@ def day_base() -> int:
     return now - now % DAY_MS - 2 * DAY_MS
 
 
-def reference_windows(readings: list[Reading], sensor_ids: list[str], since: int, until: int, every: int) -> list[Window]:
+def reference_windows(
+    readings: list[Reading], sensor_ids: list[str], since: int, until: int, every: int
+) -> list[Window]:
     """Windows computed the obvious way from raw readings (last write wins)."""
     final: dict[tuple[str, int], float] = {}
     for r in readings:
@@ -143,18 +165,26 @@ def reference_windows(readings: list[Reading], sensor_ids: list[str], since: int
         for start in sorted(groups):
             pts = sorted(groups[start])
             vals = [v for _, v in pts]
-            out.append(Window(sid, start, sum(vals) / len(vals), min(vals), max(vals), pts[-1][1], len(vals)))
+            out.append(
+                Window(
+                    sid, start, sum(vals) / len(vals), min(vals), max(vals), pts[-1][1], len(vals)
+                )
+            )
     return out
 
 
 def assert_windows_equal(got: list[Window], want: list[Window]) -> None:
-    assert [(w.sensor_id, w.start_ms, w.count) for w in got] == [(w.sensor_id, w.start_ms, w.count) for w in want]
+    assert [(w.sensor_id, w.start_ms, w.count) for w in got] == [
+        (w.sensor_id, w.start_ms, w.count) for w in want
+    ]
     for g, w in zip(got, want, strict=True):
         assert (g.min, g.max, g.last) == (w.min, w.max, w.last), (g, w)
         assert math.isclose(g.mean, w.mean, rel_tol=1e-9, abs_tol=1e-9), (g, w)
 
 
-def make_series(sensor: str, start: int, seconds: int, step_ms: int = 1000, seed: int = 0, gaps: bool = True) -> list[Reading]:
+def make_series(
+    sensor: str, start: int, seconds: int, step_ms: int = 1000, seed: int = 0, gaps: bool = True
+) -> list[Reading]:
     """1 Hz-ish readings with deterministic values and (optionally) a few missing stretches."""
     rnd = random.Random(f"{sensor}-{seed}")
     out = []
@@ -208,7 +238,9 @@ EVERY = [1000, 15_000, MINUTE_MS, 90_000, 5 * MINUTE_MS, HOUR_MS, 2 * HOUR_MS, D
 @pytest.fixture
 def loaded(h: Historian) -> tuple[Historian, list[Reading], int]:
     base = day_base()
-    readings = make_series("s1", base + 1000, 3 * 3600 + 1234) + make_series("s2", base, 2 * 3600, step_ms=7000, seed=2)
+    readings = make_series("s1", base + 1000, 3 * 3600 + 1234) + make_series(
+        "s2", base, 2 * 3600, step_ms=7000, seed=2
+    )
     for i in range(0, len(readings), 5000):
         h.store(readings[i : i + 5000])
     return h, readings, base
@@ -219,7 +251,8 @@ def test_windows_equal_raw_aggregates_aligned(loaded, every):
     h, readings, base = loaded
     since, until = base - base % every, base + 4 * HOUR_MS
     assert_windows_equal(
-        h.query_windows(["s1", "s2"], since, until, every), reference_windows(readings, ["s1", "s2"], since, until, every)
+        h.query_windows(["s1", "s2"], since, until, every),
+        reference_windows(readings, ["s1", "s2"], since, until, every),
     )
 
 
@@ -253,7 +286,9 @@ def test_gaps_give_no_windows(loaded):
 
 def test_out_of_order_and_duplicate_writes(make: Factory):
     base = day_base()
-    readings = make_series("s", base, 2 * 3600, gaps=False) + make_series("t", base, 3600, step_ms=3000, gaps=False)
+    readings = make_series("s", base, 2 * 3600, gaps=False) + make_series(
+        "t", base, 3600, step_ms=3000, gaps=False
+    )
     shuffled = readings[:]
     random.Random(7).shuffle(shuffled)
     h = make()
@@ -263,7 +298,9 @@ def test_out_of_order_and_duplicate_writes(make: Factory):
         h.store(batch[100:150])  # and a redelivery of part of it
     h.store(readings[:2000])  # a whole batch replayed
     assert h.counts() == {"s": 7200, "t": 1200}
-    assert h.query(["s"], base, base + DAY_MS) == sorted((r for r in readings if r.sensor_id == "s"), key=lambda r: r.ts_ms)
+    assert h.query(["s"], base, base + DAY_MS) == sorted(
+        (r for r in readings if r.sensor_id == "s"), key=lambda r: r.ts_ms
+    )
     for every in (MINUTE_MS, HOUR_MS, 7_000):
         assert_windows_equal(
             h.query_windows(["s", "t"], base, base + DAY_MS, every),
@@ -278,7 +315,11 @@ def test_rewriting_the_same_reading_changes_nothing(h: Historian):
     before = (h.counts(), h.query_windows(["s"], base, base + DAY_MS, MINUTE_MS), h.latest())
     for _ in range(3):
         h.store(readings[::7])
-    assert (h.counts(), h.query_windows(["s"], base, base + DAY_MS, MINUTE_MS), h.latest()) == before
+    assert (
+        h.counts(),
+        h.query_windows(["s"], base, base + DAY_MS, MINUTE_MS),
+        h.latest(),
+    ) == before
 
 
 def test_changed_value_last_write_wins_everywhere(h: Historian):
@@ -286,12 +327,22 @@ def test_changed_value_last_write_wins_everywhere(h: Historian):
     readings = [Reading("s", base + i * 1000, 10.0) for i in range(120)]
     h.store(readings)
     h.store([Reading("s", base + 30_000, 500.0), Reading("s", base + 119_000, -3.0)])
-    h.store([Reading("s", base + 31_000, 7.0), Reading("s", base + 31_000, 8.0)])  # same batch: the last wins
-    final = readings + [Reading("s", base + 30_000, 500.0), Reading("s", base + 119_000, -3.0), Reading("s", base + 31_000, 8.0)]
-    assert h.query(["s"], base + 30_000, base + 32_000) == [Reading("s", base + 30_000, 500.0), Reading("s", base + 31_000, 8.0)]
+    h.store(
+        [Reading("s", base + 31_000, 7.0), Reading("s", base + 31_000, 8.0)]
+    )  # same batch: the last wins
+    final = readings + [
+        Reading("s", base + 30_000, 500.0),
+        Reading("s", base + 119_000, -3.0),
+        Reading("s", base + 31_000, 8.0),
+    ]
+    assert h.query(["s"], base + 30_000, base + 32_000) == [
+        Reading("s", base + 30_000, 500.0),
+        Reading("s", base + 31_000, 8.0),
+    ]
     for every in (MINUTE_MS, HOUR_MS, 10_000):
         assert_windows_equal(
-            h.query_windows(["s"], base, base + DAY_MS, every), reference_windows(final, ["s"], base, base + DAY_MS, every)
+            h.query_windows(["s"], base, base + DAY_MS, every),
+            reference_windows(final, ["s"], base, base + DAY_MS, every),
         )
     assert h.latest(["s"])["s"] == Reading("s", base + 119_000, -3.0)
     assert h.counts() == {"s": 120}
@@ -299,7 +350,9 @@ def test_changed_value_last_write_wins_everywhere(h: Historian):
 
 def test_large_batch(h: Historian):
     base = day_base()
-    readings = [Reading(f"m{i % 50:02d}", base + (i // 50) * 1000, float(i % 977)) for i in range(60_000)]
+    readings = [
+        Reading(f"m{i % 50:02d}", base + (i // 50) * 1000, float(i % 977)) for i in range(60_000)
+    ]
     h.store(readings)
     counts = h.counts()
     assert len(counts) == 50 and set(counts.values()) == {1200}
@@ -314,7 +367,13 @@ def test_large_batch(h: Historian):
 
 def test_latest_per_sensor_never_goes_back(h: Historian):
     base = day_base()
-    h.store([Reading("a", base + 5000, 5.0), Reading("b", base + 1000, 1.0), Reading("a", base + 4000, 4.0)])
+    h.store(
+        [
+            Reading("a", base + 5000, 5.0),
+            Reading("b", base + 1000, 1.0),
+            Reading("a", base + 4000, 4.0),
+        ]
+    )
     h.store([Reading("a", base + 1000, 1.0)])  # older: must not replace the latest
     assert h.latest() == {"a": Reading("a", base + 5000, 5.0), "b": Reading("b", base + 1000, 1.0)}
     assert h.latest(["b", "zz"]) == {"b": Reading("b", base + 1000, 1.0)}
@@ -327,9 +386,19 @@ def test_latest_per_sensor_never_goes_back(h: Historian):
 def test_dead_letters_newest_first_filters_and_counts(h: Historian):
     base = day_base()
     letters = [
-        DeadLetter.make(base + 1000, "twin/v1/a/b/telemetry", b'{"x":', "malformed_json", "Expecting value"),
-        DeadLetter.make(base + 2000, "twin/v1/a/b/telemetry", b"\x00\xff\xfe binary", "malformed_json", "not UTF-8"),
-        DeadLetter.make(base + 3000, "twin/v1/a/c/telemetry", b'{"sensor":"q"}', "unknown_sensor", "no q", "q"),
+        DeadLetter.make(
+            base + 1000, "twin/v1/a/b/telemetry", b'{"x":', "malformed_json", "Expecting value"
+        ),
+        DeadLetter.make(
+            base + 2000,
+            "twin/v1/a/b/telemetry",
+            b"\x00\xff\xfe binary",
+            "malformed_json",
+            "not UTF-8",
+        ),
+        DeadLetter.make(
+            base + 3000, "twin/v1/a/c/telemetry", b'{"sensor":"q"}', "unknown_sensor", "no q", "q"
+        ),
     ]
     h.store([], letters)
     h.store([], letters[:2])  # a replayed batch: identical dead letters are stored once
@@ -381,12 +450,18 @@ HOSTILE = [
 
 def test_hostile_sensor_ids_are_stored_exactly_and_kept_apart(h: Historian):
     base = day_base()
-    readings = [Reading(sid, base + j * 1000, float(i * 10 + j)) for i, sid in enumerate(HOSTILE) for j in range(3)]
+    readings = [
+        Reading(sid, base + j * 1000, float(i * 10 + j))
+        for i, sid in enumerate(HOSTILE)
+        for j in range(3)
+    ]
     h.store(readings)
     assert h.counts() == {sid: 3 for sid in HOSTILE}
     assert set(h.latest()) == set(HOSTILE)
     for i, sid in enumerate(HOSTILE):
-        assert h.query([sid], base, base + DAY_MS) == [Reading(sid, base + j * 1000, float(i * 10 + j)) for j in range(3)]
+        assert h.query([sid], base, base + DAY_MS) == [
+            Reading(sid, base + j * 1000, float(i * 10 + j)) for j in range(3)
+        ]
         (w,) = h.query_windows([sid], base, base + DAY_MS, MINUTE_MS)
         assert (w.sensor_id, w.count, w.min, w.max) == (sid, 3, i * 10.0, i * 10.0 + 2)
         (w,) = h.query_windows([sid], base, base + DAY_MS, HOUR_MS)
@@ -398,7 +473,14 @@ def test_hostile_sensor_ids_are_stored_exactly_and_kept_apart(h: Historian):
 def test_hostile_dead_letter_texts(h: Historian):
     base = day_base()
     letters = [
-        DeadLetter.make(base + i, f"twin/v1/{t}/telemetry", t.encode("utf-8", "surrogatepass") + b"\x00\n", t or "r", t, t or None)
+        DeadLetter.make(
+            base + i,
+            f"twin/v1/{t}/telemetry",
+            t.encode("utf-8", "surrogatepass") + b"\x00\n",
+            t or "r",
+            t,
+            t or None,
+        )
         for i, t in enumerate(HOSTILE, start=1)
     ]
     h.store([], letters)
@@ -437,12 +519,17 @@ def test_invalid_readings_refuse_the_whole_batch(h: Historian, bad: Reading):
 def test_rollups_outlive_raw_and_queries_pick_the_coarsest_level(make: Factory):
     """Raw expires first, then 1-minute rollups; coarser windows are still served exactly."""
     now = now_ms()
-    base = now - now % HOUR_MS - 6 * HOUR_MS  # recent: inside a 1-day raw retention on the server too
+    base = (
+        now - now % HOUR_MS - 6 * HOUR_MS
+    )  # recent: inside a 1-day raw retention on the server too
     h = make(retention=Retention(raw_ms=DAY_MS, minute_ms=3 * DAY_MS, hour_ms=None))
     readings = make_series("s", base, 3 * 3600, gaps=False)
     h.store(readings)
     span = (base, base + 4 * HOUR_MS)
-    expected = {e: reference_windows(readings, ["s"], *span, e) for e in (1000, MINUTE_MS, 5 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS)}
+    expected = {
+        e: reference_windows(readings, ["s"], *span, e)
+        for e in (1000, MINUTE_MS, 5 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS)
+    }
     for every, want in expected.items():
         assert_windows_equal(h.query_windows(["s"], *span, every), want)
 
@@ -489,9 +576,15 @@ def test_window_plan_uses_the_coarsest_rollup(h: Historian):
 def test_data_survives_close_and_reopen(make: Factory):
     base = day_base()
     first = make(name="persist")
-    first.store([Reading("s", base, 1.0), Reading("s", base + 61_000, 2.0)], [DeadLetter.make(base, "t", b"p", "r", "d")])
+    first.store(
+        [Reading("s", base, 1.0), Reading("s", base + 61_000, 2.0)],
+        [DeadLetter.make(base, "t", b"p", "r", "d")],
+    )
     first.close()
     again = make(name="persist")
-    assert again.query(["s"], base, base + DAY_MS) == [Reading("s", base, 1.0), Reading("s", base + 61_000, 2.0)]
+    assert again.query(["s"], base, base + DAY_MS) == [
+        Reading("s", base, 1.0),
+        Reading("s", base + 61_000, 2.0),
+    ]
     assert [w.count for w in again.query_windows(["s"], base, base + DAY_MS, HOUR_MS)] == [2]
     assert again.dead_letter_counts() == {"r": 1}

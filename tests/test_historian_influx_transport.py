@@ -18,8 +18,18 @@ from twin.historian.influx_transport import classify_http, go_duration_ms
     [
         (204, b"", None),
         (400, b'{"error":"partial write: points beyond retention policy dropped=3"}', None),
-        (422, b'{"code":"unprocessable entity","message":"partial write: points beyond retention policy dropped=1"}', None),
-        (400, b'{"error":"partial write: field type conflict: input field \\"value\\" is type string, already exists as type float dropped=1"}', HistorianError),
+        (
+            422,
+            b'{"code":"unprocessable entity",'
+            b'"message":"partial write: points beyond retention policy dropped=1"}',
+            None,
+        ),
+        (
+            400,
+            b'{"error":"partial write: field type conflict: input field \\"value\\" is type string,'
+            b' already exists as type float dropped=1"}',
+            HistorianError,
+        ),
         (400, b'{"error":"unable to parse \'x\': invalid number"}', HistorianError),
         (413, b"too big", HistorianError),
         (401, b'{"error":"authorization failed"}', HistorianUnavailable),

@@ -5,7 +5,15 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from twin.historian.influxql import QueryError, any_of, duration, parse_response, quote_ident, quote_string, time_range
+from twin.historian.influxql import (
+    QueryError,
+    any_of,
+    duration,
+    parse_response,
+    quote_ident,
+    quote_string,
+    time_range,
+)
 
 
 def test_quote_string_escapes_quote_and_backslash():
@@ -38,18 +46,42 @@ def test_any_of():
 
 
 def _chunk(series, partial=False, statement=0):
-    return orjson.dumps({"results": [{"statement_id": statement, "series": series, **({"partial": True} if partial else {})}]})
+    return orjson.dumps(
+        {
+            "results": [
+                {
+                    "statement_id": statement,
+                    "series": series,
+                    **({"partial": True} if partial else {}),
+                }
+            ]
+        }
+    )
 
 
 def test_chunks_of_one_series_are_joined():
     s = {"name": "reading", "tags": {"sensor": "a"}, "columns": ["time", "value"]}
-    body = b"\n".join([
-        _chunk([{**s, "values": [[1, 1.0]], "partial": True}], partial=True),
-        _chunk([{**s, "values": [[2, 2.0]]}]),
-        _chunk([{"name": "reading", "tags": {"sensor": "b"}, "columns": ["time", "value"], "values": [[3, 3.0]]}]),
-    ])
+    body = b"\n".join(
+        [
+            _chunk([{**s, "values": [[1, 1.0]], "partial": True}], partial=True),
+            _chunk([{**s, "values": [[2, 2.0]]}]),
+            _chunk(
+                [
+                    {
+                        "name": "reading",
+                        "tags": {"sensor": "b"},
+                        "columns": ["time", "value"],
+                        "values": [[3, 3.0]],
+                    }
+                ]
+            ),
+        ]
+    )
     (stmt,) = parse_response(body)
-    assert [(x.tags["sensor"], x.values) for x in stmt] == [("a", [[1, 1.0], [2, 2.0]]), ("b", [[3, 3.0]])]
+    assert [(x.tags["sensor"], x.values) for x in stmt] == [
+        ("a", [[1, 1.0], [2, 2.0]]),
+        ("b", [[3, 3.0]]),
+    ]
 
 
 def test_truncated_series_raise():

@@ -33,7 +33,7 @@ def test_encoded_text_has_no_backslash_percent_escape_or_control(value):
 
 
 def test_encode_keeps_readable_characters():
-    assert encode_text('a b,c=d"\'한국🔥') == 'a b,c=d"\'한국🔥'
+    assert encode_text("a b,c=d\"'한국🔥") == "a b,c=d\"'한국🔥"
     assert encode_text("50%\\n\n\t") == "50%25%5Cn%0A%09"
 
 

@@ -15,7 +15,10 @@ def test_a_new_sensor_needs_nothing_and_gets_exact_windows():
     rows = {("s", T + 1000): 1.0, ("s", T + 2000): 3.0, ("s", T + MINUTE_MS): 10.0}
     assert not w.needs(rows)
     applied = w.apply(rows)
-    assert applied.minutes == [("s", Partial(T, 2, 4.0, 1.0, 3.0, 3.0, T + 2000)), ("s", Partial(T + MINUTE_MS, 1, 10.0, 10.0, 10.0, 10.0, T + MINUTE_MS))]
+    assert applied.minutes == [
+        ("s", Partial(T, 2, 4.0, 1.0, 3.0, 3.0, T + 2000)),
+        ("s", Partial(T + MINUTE_MS, 1, 10.0, 10.0, 10.0, 10.0, T + MINUTE_MS)),
+    ]
     assert applied.hours == [("s", Partial(T, 3, 14.0, 1.0, 10.0, 10.0, T + MINUTE_MS))]
     assert w.newest["s"] == T + MINUTE_MS
 

@@ -41,7 +41,7 @@ def test_window_start_floors_before_1970():
 
 
 @given(
-    since=st.integers(-10**13, 10**13),
+    since=st.integers(-(10**13), 10**13),
     length=st.integers(0, 10 * 86_400_000),
     every=st.sampled_from([1000, 30_000, MINUTE_MS, 5 * MINUTE_MS, HOUR_MS, 86_400_000]),
 )
@@ -52,7 +52,7 @@ def test_plan_covers_the_range_exactly_with_aligned_levels(since, length, every)
         assert segs == []
         return
     assert segs[0].since_ms == since and segs[-1].until_ms == until
-    for a, b in zip(segs, segs[1:]):
+    for a, b in zip(segs, segs[1:], strict=False):
         assert a.until_ms == b.since_ms
     for s in segs:
         assert s.since_ms < s.until_ms
@@ -75,7 +75,12 @@ def test_merge_is_count_weighted_and_keeps_the_later_last():
     assert merge(Partial(0, 1, 1.0, 1.0, 1.0, 1.0), Partial(0, 1, 2.0, 2.0, 2.0, 2.0)).last == 2.0
 
 
-points = st.lists(st.tuples(st.integers(0, 10 * HOUR_MS), st.floats(-1e6, 1e6)), min_size=1, max_size=300, unique_by=lambda p: p[0])
+points = st.lists(
+    st.tuples(st.integers(0, 10 * HOUR_MS), st.floats(-1e6, 1e6)),
+    min_size=1,
+    max_size=300,
+    unique_by=lambda p: p[0],
+)
 
 
 @settings(max_examples=60)
@@ -87,10 +92,12 @@ def test_vectorised_plain_and_rolled_up_aggregation_agree(pts, every):
     vals = np.array([p[1] for p in pts], dtype=np.float64)
     vec = window_arrays(ts, vals, every).partials()
     srt = [p for _, p in aggregate_sorted([(("s", t), v) for t, v in pts], every)]
-    assert [(p.start_ms, p.count, p.min, p.max, p.last, p.last_ts) for p in plain] == [
-        (p.start_ms, p.count, p.min, p.max, p.last, p.last_ts) for p in vec
-    ] == [(p.start_ms, p.count, p.min, p.max, p.last, p.last_ts) for p in srt]
-    for x, y in zip(plain, vec):
+    assert (
+        [(p.start_ms, p.count, p.min, p.max, p.last, p.last_ts) for p in plain]
+        == [(p.start_ms, p.count, p.min, p.max, p.last, p.last_ts) for p in vec]
+        == [(p.start_ms, p.count, p.min, p.max, p.last, p.last_ts) for p in srt]
+    )
+    for x, y in zip(plain, vec, strict=True):
         assert math.isclose(x.total, y.total, rel_tol=1e-9, abs_tol=1e-6)
     if every == MINUTE_MS:
         hourly = rollup(plain, HOUR_MS)
@@ -104,5 +111,8 @@ def test_window_arrays_never_join_two_groups():
     ts = np.array([0, 1000, 0, 2000], dtype=np.int64)  # two sensors, same minute
     vals = np.array([1.0, 2.0, 10.0, 20.0])
     agg = window_arrays(ts, vals, MINUTE_MS, [0, 2])
-    assert agg.rows(["a", "b"]) == [("a", 0, 2, 3.0, 1.0, 2.0, 2.0, 1000), ("b", 0, 2, 30.0, 10.0, 20.0, 20.0, 2000)]
+    assert agg.rows(["a", "b"]) == [
+        ("a", 0, 2, 3.0, 1.0, 2.0, 2.0, 1000),
+        ("b", 0, 2, 30.0, 10.0, 20.0, 20.0, 2000),
+    ]
     assert len(window_arrays(np.empty(0, np.int64), np.empty(0), MINUTE_MS)) == 0

@@ -72,7 +72,13 @@ class DeadLetter:
     def digest(self) -> bytes:
         """16 bytes that identify this dead letter; identical ones are stored once."""
         h = hashlib.blake2b(digest_size=16)
-        for part in (str(self.received_ms), self.topic, self.reason, self.detail, self.sensor_id or ""):
+        for part in (
+            str(self.received_ms),
+            self.topic,
+            self.reason,
+            self.detail,
+            self.sensor_id or "",
+        ):
             h.update(part.encode("utf-8", "surrogatepass"))
             h.update(b"\x00")
         h.update(self.payload)
@@ -86,12 +92,21 @@ class DeadLetter:
 
     @classmethod
     def make(
-        cls, received_ms: int, topic: str, payload: bytes, reason: str, detail: str,
+        cls,
+        received_ms: int,
+        topic: str,
+        payload: bytes,
+        reason: str,
+        detail: str,
         sensor_id: str | None = None,
     ) -> DeadLetter:
         """Build one with the payload capped and texts bounded."""
         return cls(
-            received_ms, topic[:512], bytes(payload[:MAX_DEAD_LETTER_PAYLOAD]), reason, detail[:500],
+            received_ms,
+            topic[:512],
+            bytes(payload[:MAX_DEAD_LETTER_PAYLOAD]),
+            reason,
+            detail[:500],
             sensor_id[:200] if sensor_id else None,
         )
 
@@ -101,7 +116,9 @@ def check_sensor_id(sensor_id: object) -> str:
     if not isinstance(sensor_id, str) or not sensor_id:
         raise HistorianError(f"sensor id must be a non-empty string, got {sensor_id!r}")
     if len(sensor_id) > MAX_SENSOR_ID_CHARS:
-        raise HistorianError(f"sensor id {sensor_id[:40]!r}... is longer than {MAX_SENSOR_ID_CHARS} characters")
+        raise HistorianError(
+            f"sensor id {sensor_id[:40]!r}... is longer than {MAX_SENSOR_ID_CHARS} characters"
+        )
     try:
         sensor_id.encode("utf-8")
     except UnicodeEncodeError:

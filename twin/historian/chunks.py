@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 from array import array
-from operator import attrgetter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 
@@ -22,8 +22,21 @@ from twin.historian.base import check_sensor_id
 from twin.historian.rollups import HOUR_MS
 
 __all__ = [
-    "TS_DTYPE", "VALUE_DTYPE", "Series", "Batch", "LogEntry", "group_batch", "sort_unique_last",
-    "encode_log", "decode_log", "concat_log", "split_hours", "merge_last_wins", "pack", "unpack"]
+    "TS_DTYPE",
+    "VALUE_DTYPE",
+    "Series",
+    "Batch",
+    "LogEntry",
+    "group_batch",
+    "sort_unique_last",
+    "encode_log",
+    "decode_log",
+    "concat_log",
+    "split_hours",
+    "merge_last_wins",
+    "pack",
+    "unpack",
+]
 
 TS_DTYPE = np.dtype("<i8")
 VALUE_DTYPE = np.dtype("<f8")
@@ -109,7 +122,9 @@ class Batch:
         first, last = self.ts[idx].tolist(), self.ts[ends - 1].tolist()
         return [
             (self.names[g], h, f, la, b - a, ts_blob[a * 8 : b * 8], val_blob[a * 8 : b * 8])
-            for g, h, f, la, a, b in zip(gid, hours[idx].tolist(), first, last, idx.tolist(), ends.tolist(), strict=True)
+            for g, h, f, la, a, b in zip(
+                gid, hours[idx].tolist(), first, last, idx.tolist(), ends.tolist(), strict=True
+            )
         ]
 
 
@@ -136,7 +151,9 @@ def group_batch(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tu
             f"{_bad_reading(readings)} needs an integer epoch-ms time and a numeric value"
         ) from None
     index: dict[str, int] = {}
-    codes = np.array([index.setdefault(s, len(index)) for s in map(_get_sensor, readings)], dtype=np.int64)
+    codes = np.array(
+        [index.setdefault(s, len(index)) for s in map(_get_sensor, readings)], dtype=np.int64
+    )
     names = list(index)
     for name in names:
         if name not in _checked:
@@ -147,7 +164,9 @@ def group_batch(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tu
     finite = np.isfinite(values)
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
-        raise HistorianError(f"reading {names[codes[i]][:80]!r} at {int(ts[i])}: value {values[i]} is not finite")
+        raise HistorianError(
+            f"reading {names[codes[i]][:80]!r} at {int(ts[i])}: value {values[i]} is not finite"
+        )
     dropped = 0
     if min_ts_ms is not None:
         keep = ts >= min_ts_ms
@@ -183,16 +202,26 @@ def merge_last_wins(
     old_ts: np.ndarray, old_values: np.ndarray, new_ts: np.ndarray, new_values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Stored readings merged with new ones (new wins at equal times); ``changed`` if different."""
-    ts, values = sort_unique_last(np.concatenate([old_ts, new_ts]), np.concatenate([old_values, new_values]))
-    changed = len(ts) != len(old_ts) or not np.array_equal(values, old_values) or not np.array_equal(ts, old_ts)
+    ts, values = sort_unique_last(
+        np.concatenate([old_ts, new_ts]), np.concatenate([old_values, new_values])
+    )
+    changed = (
+        len(ts) != len(old_ts)
+        or not np.array_equal(values, old_values)
+        or not np.array_equal(ts, old_ts)
+    )
     return ts, values, changed
 
 
 def pack(ts: np.ndarray, values: np.ndarray) -> tuple[bytes, bytes]:
-    return ts.astype(TS_DTYPE, copy=False).tobytes(), values.astype(VALUE_DTYPE, copy=False).tobytes()
+    return ts.astype(TS_DTYPE, copy=False).tobytes(), values.astype(
+        VALUE_DTYPE, copy=False
+    ).tobytes()
 
 
-def unpack(ts_blobs: Iterable[bytes], value_blobs: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
+def unpack(
+    ts_blobs: Iterable[bytes], value_blobs: Iterable[bytes]
+) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated arrays of several chunks (in the order given)."""
     ts = np.frombuffer(b"".join(ts_blobs), dtype=TS_DTYPE).astype(np.int64)
     values = np.frombuffer(b"".join(value_blobs), dtype=VALUE_DTYPE).astype(np.float64)
@@ -219,7 +248,12 @@ class LogEntry:
 def encode_log(batch: Batch) -> tuple[str, bytes, bytes, bytes]:
     """``(names_json, offsets, ts, values)`` of a batch for one log row."""
     ts_blob, val_blob = pack(batch.ts, batch.values)
-    return json.dumps(batch.names, ensure_ascii=False), batch.starts.astype(TS_DTYPE).tobytes(), ts_blob, val_blob
+    return (
+        json.dumps(batch.names, ensure_ascii=False),
+        batch.starts.astype(TS_DTYPE).tobytes(),
+        ts_blob,
+        val_blob,
+    )
 
 
 def decode_log(seq: int, names_json: str, offsets: bytes, ts: bytes, values: bytes) -> LogEntry:
@@ -238,7 +272,9 @@ def concat_log(entries: list[LogEntry]) -> Batch:
     index: dict[str, int] = {}
     codes = []
     for e in entries:
-        entry_codes = np.array([index.setdefault(n, len(index)) for n in e.batch.names], dtype=np.int64)
+        entry_codes = np.array(
+            [index.setdefault(n, len(index)) for n in e.batch.names], dtype=np.int64
+        )
         codes.append(np.repeat(entry_codes, np.diff(e.batch.starts)))
     if not index:
         return Batch([], np.empty(0, np.int64), np.empty(0, np.float64), np.zeros(1, np.int64))

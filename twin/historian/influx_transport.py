@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import logging
 import re
-from urllib.parse import urlencode
 from abc import ABC, abstractmethod
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import urllib3
@@ -80,7 +80,9 @@ def classify_http(status: int, body: bytes | str | None, what: str) -> Historian
         return None
     detail = f"{what}: HTTP {status}: {msg}"
     if status in (401, 403):
-        return HistorianUnavailable(f"{detail} (check the token or user/password and its permissions)")
+        return HistorianUnavailable(
+            f"{detail} (check the token or user/password and its permissions)"
+        )
     if status == 404:
         return HistorianUnavailable(f"{detail} (does the database/bucket exist?)")
     if status == 429 or status >= 500:
@@ -139,9 +141,17 @@ class InfluxTransport(ABC):
             raise err
         return resp.data
 
-    def query(self, level: int, q: str, epoch: str = "ms", what: str = "InfluxDB query") -> list[list[Series]]:
+    def query(
+        self, level: int, q: str, epoch: str = "ms", what: str = "InfluxDB query"
+    ) -> list[list[Series]]:
         """Run InfluxQL against the database holding ``level``; series per statement."""
-        fields = {"q": q, "epoch": epoch, "chunked": "true", "chunk_size": "10000", **self._query_target(level)}
+        fields = {
+            "q": q,
+            "epoch": epoch,
+            "chunked": "true",
+            "chunk_size": "10000",
+            **self._query_target(level),
+        }
         body = self._request("POST", "/query", what, fields=fields, encode_multipart=False)
         try:
             return parse_response(body)
@@ -195,7 +205,10 @@ class V1Transport(InfluxTransport):
         for i in range(0, len(lines), LINES_PER_WRITE):
             body = "\n".join(lines[i : i + LINES_PER_WRITE]).encode("utf-8")
             self._request(
-                "POST", f"/write?{query}", f"write to {RETENTION_POLICIES[level]}", body=body,
+                "POST",
+                f"/write?{query}",
+                f"write to {RETENTION_POLICIES[level]}",
+                body=body,
                 headers={"Content-Type": "text/plain; charset=utf-8"},
             )
 
@@ -209,7 +222,10 @@ class V1Transport(InfluxTransport):
 
     def delete_before(self, level: int, measurement: str, cutoff_ms: int) -> None:
         # DELETE in 1.x spans every retention policy; measurement names are unique per level.
-        self._admin(f"DELETE FROM {quote_ident(measurement)} WHERE time < {int(cutoff_ms)}ms", "retention delete")
+        self._admin(
+            f"DELETE FROM {quote_ident(measurement)} WHERE time < {int(cutoff_ms)}ms",
+            "retention delete",
+        )
 
     def ensure_schema(self, retention: Retention) -> None:
         db = quote_ident(self.settings.database)
@@ -225,11 +241,22 @@ class V1Transport(InfluxTransport):
             keep = retention.keep(level)
             literal = "INF" if keep is None else f"{keep}ms"
             if rp not in existing:
-                self._admin(f"CREATE RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {literal} REPLICATION 1", "create retention policy")
-                log.info("created retention policy %s on %s (%s)", rp, self.settings.database, literal)
+                self._admin(
+                    f"CREATE RETENTION POLICY {quote_ident(rp)} ON {db}"
+                    f" DURATION {literal} REPLICATION 1",
+                    "create retention policy",
+                )
+                log.info(
+                    "created retention policy %s on %s (%s)", rp, self.settings.database, literal
+                )
             elif existing[rp] != keep:
-                self._admin(f"ALTER RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {literal}", "alter retention policy")
-                log.info("changed retention policy %s on %s to %s", rp, self.settings.database, literal)
+                self._admin(
+                    f"ALTER RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {literal}",
+                    "alter retention policy",
+                )
+                log.info(
+                    "changed retention policy %s on %s to %s", rp, self.settings.database, literal
+                )
 
 
 class V2Transport(InfluxTransport):
@@ -287,8 +314,12 @@ class V2Transport(InfluxTransport):
         bucket = self.buckets[level]
         for i in range(0, len(lines), LINES_PER_WRITE):
             self._call(
-                f"write to bucket {bucket}", self._write_api.write,
-                bucket=bucket, org=self.settings.org, record=lines[i : i + LINES_PER_WRITE], write_precision=wp,
+                f"write to bucket {bucket}",
+                self._write_api.write,
+                bucket=bucket,
+                org=self.settings.org,
+                record=lines[i : i + LINES_PER_WRITE],
+                write_precision=wp,
             )
 
     def delete_before(self, level: int, measurement: str, cutoff_ms: int) -> None:
@@ -296,8 +327,13 @@ class V2Transport(InfluxTransport):
         stop = datetime.fromtimestamp(cutoff_ms / 1000, UTC)
         bucket = self.buckets[level]
         self._call(
-            f"delete from bucket {bucket}", self._client.delete_api().delete,
-            start, stop, f'_measurement="{measurement}"', bucket=bucket, org=self.settings.org,
+            f"delete from bucket {bucket}",
+            self._client.delete_api().delete,
+            start,
+            stop,
+            f'_measurement="{measurement}"',
+            bucket=bucket,
+            org=self.settings.org,
         )
 
     def ensure_schema(self, retention: Retention) -> None:
@@ -314,15 +350,24 @@ class V2Transport(InfluxTransport):
                     log.warning(
                         "bucket %s keeps data for %s s but the historian is configured for %s; "
                         "reads follow the configuration, storage follows the bucket",
-                        name, seconds or "ever", f"{keep // 1000} s" if keep else "ever",
+                        name,
+                        seconds or "ever",
+                        f"{keep // 1000} s" if keep else "ever",
                     )
                 continue
-            rules = [BucketRetentionRules(type="expire", every_seconds=keep // 1000)] if keep else []
-            self._call(
-                f"create bucket {name}", api.create_bucket,
-                bucket_name=name, retention_rules=rules, org=self.settings.org,
+            rules = (
+                [BucketRetentionRules(type="expire", every_seconds=keep // 1000)] if keep else []
             )
-            log.info("created bucket %s (%s)", name, f"{keep // 1000} s" if keep else "kept forever")
+            self._call(
+                f"create bucket {name}",
+                api.create_bucket,
+                bucket_name=name,
+                retention_rules=rules,
+                org=self.settings.org,
+            )
+            log.info(
+                "created bucket %s (%s)", name, f"{keep // 1000} s" if keep else "kept forever"
+            )
 
     def close(self) -> None:
         try:
@@ -334,4 +379,3 @@ class V2Transport(InfluxTransport):
 
 def make_transport(settings: InfluxSettings) -> InfluxTransport:
     return V1Transport(settings) if settings.api == "v1" else V2Transport(settings)
-

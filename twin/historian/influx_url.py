@@ -24,7 +24,14 @@ from twin.historian.retention import RETENTION_OPTIONS, Retention, parse_retenti
 from twin.timespec import parse_duration_ms
 from twin.urls import redact
 
-__all__ = ["InfluxSettings", "parse_influx_url", "TOKEN_ENV", "TOKEN_FILE_ENV", "ORG_ENV", "PASSWORD_ENV"]
+__all__ = [
+    "InfluxSettings",
+    "parse_influx_url",
+    "TOKEN_ENV",
+    "TOKEN_FILE_ENV",
+    "ORG_ENV",
+    "PASSWORD_ENV",
+]
 
 TOKEN_ENV = "INFLUXDB_TOKEN"
 TOKEN_FILE_ENV = "TWIN_INFLUXDB_TOKEN_FILE"
@@ -41,7 +48,16 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_SETTLE_S = 60.0
 
 _OPTIONS = {
-    "api", "org", "token_file", "ca", "timeout", "manage", "settle", "bucket_1m", "bucket_1h", *RETENTION_OPTIONS,
+    "api",
+    "org",
+    "token_file",
+    "ca",
+    "timeout",
+    "manage",
+    "settle",
+    "bucket_1m",
+    "bucket_1h",
+    *RETENTION_OPTIONS,
 }
 
 
@@ -90,7 +106,9 @@ def _read_token_file(url: str, path: str) -> str:
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise UrlError(f"{redact(url)}: cannot read token file {path}: {exc.strerror or exc}") from None
+        raise UrlError(
+            f"{redact(url)}: cannot read token file {path}: {exc.strerror or exc}"
+        ) from None
     if not token:
         raise UrlError(f"{redact(url)}: token file {path} is empty")
     return token
@@ -123,7 +141,10 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
         )
     unknown = set(opts) - _OPTIONS
     if unknown:
-        raise UrlError(f"{redact(url)}: unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(_OPTIONS))}")
+        raise UrlError(
+            f"{redact(url)}: unknown option(s) {sorted(unknown)}; "
+            f"known: {', '.join(sorted(_OPTIONS))}"
+        )
 
     def opt(name: str) -> str | None:
         return opts[name][-1] if name in opts else None
@@ -160,7 +181,9 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
             password = env.get(PASSWORD_ENV)
         for name in ("org", "token_file", "bucket_1m", "bucket_1h"):
             if name in opts:
-                raise UrlError(f"{redact(url)}: option {name} is for InfluxDB 2.x; drop it or drop api=v1")
+                raise UrlError(
+                    f"{redact(url)}: option {name} is for InfluxDB 2.x; drop it or drop api=v1"
+                )
     else:
         if username:
             raise UrlError(
@@ -174,7 +197,8 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
         token = _read_token_file(url, token_file) if token_file else env.get(TOKEN_ENV)
         if not token:
             raise UrlError(
-                f"{redact(url)}: InfluxDB 2.x needs a token: set {TOKEN_ENV}, {TOKEN_FILE_ENV} or ?token_file=PATH"
+                f"{redact(url)}: InfluxDB 2.x needs a token: "
+                f"set {TOKEN_ENV}, {TOKEN_FILE_ENV} or ?token_file=PATH"
             )
     return InfluxSettings(
         host=parts.hostname,

@@ -39,7 +39,13 @@ from twin.historian.base import DeadLetter, prepare_rows
 from twin.historian.influx_transport import InfluxTransport, make_transport
 from twin.historian.influx_url import InfluxSettings
 from twin.historian.influxql import any_of, duration, quote_ident, quote_string, time_range
-from twin.historian.lineprotocol import decode_text, encode_text, escape_tag, format_float, quote_field_string
+from twin.historian.lineprotocol import (
+    decode_text,
+    encode_text,
+    escape_tag,
+    format_float,
+    quote_field_string,
+)
 from twin.historian.open_windows import OpenWindows
 from twin.historian.rollup_base import RollupHistorian
 from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial
@@ -61,6 +67,11 @@ _AGGREGATES = {
     MINUTE_MS: 'sum("n"), sum("total"), min("min"), max("max"), last("last")',
     HOUR_MS: 'sum("n"), sum("total"), min("min"), max("max"), last("last")',
 }
+
+
+def _sensor_is(sensors: Iterable[str]) -> str:
+    """The InfluxQL condition "sensor is one of these" (tag values as stored)."""
+    return any_of(SENSOR_TAG, [encode_text(s) for s in sensors])
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
@@ -114,7 +125,11 @@ class InfluxHistorian(RollupHistorian):
         horizon = self.horizon(RAW)
         rows, dropped = prepare_rows(readings, horizon)
         if dropped:
-            log.warning("%d reading(s) older than the raw retention horizon %s were not stored", dropped, horizon)
+            log.warning(
+                "%d reading(s) older than the raw retention horizon %s were not stored",
+                dropped,
+                horizon,
+            )
         letters = [d.capped() for d in dead_letters]
         for d in letters:
             if not d.reason:
@@ -152,7 +167,10 @@ class InfluxHistorian(RollupHistorian):
         try:
             self._t.write(
                 RAW,
-                [f"{raw},{SENSOR_TAG}={escape_tag(s)} value={format_float(v)} {ts}" for (s, ts), v in rows.items()],
+                [
+                    f"{raw},{SENSOR_TAG}={escape_tag(s)} value={format_float(v)} {ts}"
+                    for (s, ts), v in rows.items()
+                ],
             )
             self._t.write(MINUTE_MS, self._rollup_lines(MINUTE_MS, applied.minutes))
             self._t.write(HOUR_MS, self._rollup_lines(HOUR_MS, applied.hours))
@@ -170,8 +188,9 @@ class InfluxHistorian(RollupHistorian):
     def _rollup_lines(level: int, windows: list[tuple[str, Partial]]) -> list[str]:
         measurement = MEASUREMENTS[level]
         return [
-            f"{measurement},{SENSOR_TAG}={escape_tag(s)} n={p.count}i,total={format_float(p.total)},"
-            f"min={format_float(p.min)},max={format_float(p.max)},last={format_float(p.last)} {p.start_ms}"
+            f"{measurement},{SENSOR_TAG}={escape_tag(s)} n={p.count}i,"
+            f"total={format_float(p.total)},min={format_float(p.min)},max={format_float(p.max)},last={format_float(p.last)}"
+            f" {p.start_ms}"
             for s, p in windows
         ]
 
@@ -180,7 +199,7 @@ class InfluxHistorian(RollupHistorian):
         out: dict[str, int | None] = dict.fromkeys(sensors)
         since = self._raw_since(None)
         for chunk in _chunks(sensors, SENSORS_PER_QUERY):
-            q = f'SELECT last("value") FROM {self._src(RAW)} WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in chunk])}'
+            q = f'SELECT last("value") FROM {self._src(RAW)} WHERE {_sensor_is(chunk)}'
             if since is not None:
                 q += f" AND {time_range(since)}"
             q += f" GROUP BY {quote_ident(SENSOR_TAG)}"
@@ -199,7 +218,7 @@ class InfluxHistorian(RollupHistorian):
             found: dict[str, list[tuple[int, float]]] = {s: [] for s in sensors}
             for chunk in _chunks(sensors, SENSORS_PER_QUERY):
                 q = (
-                    f'SELECT "value" FROM {self._src(RAW)} WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in chunk])}'
+                    f'SELECT "value" FROM {self._src(RAW)} WHERE {_sensor_is(chunk)}'
                     f" AND {time_range(m, m + MINUTE_MS)} GROUP BY {quote_ident(SENSOR_TAG)}"
                 )
                 for result in self._query(RAW, q, what="window load"):
@@ -217,7 +236,7 @@ class InfluxHistorian(RollupHistorian):
             for chunk in _chunks(sensors, SENSORS_PER_QUERY):
                 q = (
                     f'SELECT "n", "total", "min", "max", "last" FROM {self._src(MINUTE_MS)}'
-                    f" WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in chunk])} AND {time_range(h, h + HOUR_MS)}"
+                    f" WHERE {_sensor_is(chunk)} AND {time_range(h, h + HOUR_MS)}"
                     f" GROUP BY {quote_ident(SENSOR_TAG)}"
                 )
                 for result in self._query(MINUTE_MS, q, what="window load"):
@@ -239,7 +258,9 @@ class InfluxHistorian(RollupHistorian):
             for sensors in _chunks(sorted(wanted), SENSORS_PER_QUERY):
                 since = min(min(wanted[s]) for s in sensors)
                 until = max(max(wanted[s]) for s in sensors) + level
-                for sensor, parts in self._query_partials(below, sensors, since, until, level).items():
+                for sensor, parts in self._query_partials(
+                    below, sensors, since, until, level
+                ).items():
                     windows += [(sensor, p) for p in parts if p.start_ms in wanted[sensor]]
             self._t.write(level, self._rollup_lines(level, windows))
 
@@ -260,7 +281,9 @@ class InfluxHistorian(RollupHistorian):
                     self._pending.setdefault(s, set()).update(minutes)
                 self._pending_since = time.monotonic()
                 return
-            self._windows.forget(pending)  # another writer may have added to them: reload on next touch
+            self._windows.forget(
+                pending
+            )  # another writer may have added to them: reload on next touch
 
     # ---- retention -----------------------------------------------------------
 
@@ -289,7 +312,7 @@ class InfluxHistorian(RollupHistorian):
     ) -> dict[str, list[Partial]]:
         q = (
             f"SELECT {_AGGREGATES[level]} FROM {self._src(level)}"
-            f" WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in sensors])} AND {time_range(since_ms, until_ms)}"
+            f" WHERE {_sensor_is(sensors)} AND {time_range(since_ms, until_ms)}"
             f" GROUP BY time({duration(every_ms)}), {quote_ident(SENSOR_TAG)} fill(none)"
         )
         out: dict[str, list[Partial]] = {}
@@ -320,7 +343,7 @@ class InfluxHistorian(RollupHistorian):
         for sensors in _chunks(ids, SENSORS_PER_QUERY):
             q = (
                 f'SELECT "value" FROM {self._src(RAW)}'
-                f" WHERE {any_of(SENSOR_TAG, [encode_text(s) for s in sensors])} AND {time_range(since, until_ms)}"
+                f" WHERE {_sensor_is(sensors)} AND {time_range(since, until_ms)}"
                 f" GROUP BY {quote_ident(SENSOR_TAG)}"
             )
             for result in self._query(RAW, q, what="raw query"):
@@ -342,7 +365,7 @@ class InfluxHistorian(RollupHistorian):
             groups = list(_chunks(ids, SENSORS_PER_QUERY))
         out: dict[str, Reading] = {}
         for sensors in groups:
-            where = conds + ([any_of(SENSOR_TAG, [encode_text(s) for s in sensors])] if sensors else [])
+            where = conds + ([_sensor_is(sensors)] if sensors else [])
             q = f'SELECT last("value") FROM {self._src(RAW)}'
             if where:
                 q += " WHERE " + " AND ".join(where)
@@ -380,7 +403,8 @@ class InfluxHistorian(RollupHistorian):
             if not reason:
                 return []
             where.append(f'"reason" = {quote_string(encode_text(reason))}')
-        q = f'SELECT "topic", "payload", "detail", "sensor", "reason" FROM {self._src(RAW, DEAD_LETTER_MEASUREMENT)}'
+        fields = '"topic", "payload", "detail", "sensor", "reason"'
+        q = f"SELECT {fields} FROM {self._src(RAW, DEAD_LETTER_MEASUREMENT)}"
         if where:
             q += " WHERE " + " AND ".join(where)
         q += f" ORDER BY time DESC LIMIT {limit}"

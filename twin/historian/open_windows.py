@@ -30,8 +30,12 @@ KEEP_HOURS = 2
 class Needs:
     """Windows to load from the store before a batch can be applied."""
 
-    minutes: dict[str, set[int]] = field(default_factory=dict)  # sensor -> minute starts (raw values)
-    hours: dict[str, set[int]] = field(default_factory=dict)  # sensor -> hour starts (1-minute rollups)
+    minutes: dict[str, set[int]] = field(
+        default_factory=dict
+    )  # sensor -> minute starts (raw values)
+    hours: dict[str, set[int]] = field(
+        default_factory=dict
+    )  # sensor -> hour starts (1-minute rollups)
 
     def __bool__(self) -> bool:
         return bool(self.minutes or self.hours)
@@ -129,7 +133,7 @@ class OpenWindows:
             applied.hours.append((s, _hour_partial(h, self._hours[(s, h)])))
         for s, _ in touched_hours:
             undo.append((self.newest, s, self.newest.get(s, KeyError)))
-        for (s, ts) in rows:
+        for s, ts in rows:
             cur = self.newest.get(s)
             if cur is None or ts > cur:
                 self.newest[s] = ts
@@ -152,6 +156,7 @@ class OpenWindows:
 
     def evict(self) -> None:
         """Keep only the newest minutes and hours of each sensor."""
+
         def old(key: tuple[str, int], span: int, keep: int) -> bool:
             newest = self.newest.get(key[0])
             return newest is None or key[1] < newest - newest % span - (keep - 1) * span

@@ -37,7 +37,11 @@ class Retention:
     hour_ms: int | None = FOREVER
 
     def __post_init__(self) -> None:
-        for name, value in (("keep_raw", self.raw_ms), ("keep_1m", self.minute_ms), ("keep_1h", self.hour_ms)):
+        for name, value in (
+            ("keep_raw", self.raw_ms),
+            ("keep_1m", self.minute_ms),
+            ("keep_1h", self.hour_ms),
+        ):
             if value is not None and value < HOUR_MS:
                 raise ValueError(f"{name} must be at least 1h (or inf), got {value} ms")
         order = [("keep_raw", self.raw_ms), ("keep_1m", self.minute_ms), ("keep_1h", self.hour_ms)]

@@ -85,7 +85,11 @@ def window_start(ts_ms: int, every_ms: int) -> int:
 
 def merge(earlier: Partial, later: Partial) -> Partial:
     """Combine two partials of the same window; ``later`` covers later (or equal) times."""
-    if earlier.last_ts is not None and later.last_ts is not None and earlier.last_ts > later.last_ts:
+    if (
+        earlier.last_ts is not None
+        and later.last_ts is not None
+        and earlier.last_ts > later.last_ts
+    ):
         last, last_ts = earlier.last, earlier.last_ts
     else:
         last, last_ts = later.last, later.last_ts
@@ -218,8 +222,14 @@ class WindowArrays:
         return [
             Partial(*row)
             for row in zip(
-                self.start.tolist(), self.count.tolist(), self.total.tolist(), self.min.tolist(),
-                self.max.tolist(), self.last.tolist(), self.last_ts.tolist(), strict=True,
+                self.start.tolist(),
+                self.count.tolist(),
+                self.total.tolist(),
+                self.min.tolist(),
+                self.max.tolist(),
+                self.last.tolist(),
+                self.last_ts.tolist(),
+                strict=True,
             )
         ]
 
@@ -227,9 +237,15 @@ class WindowArrays:
         """``(name, start, count, total, min, max, last, last_ts)`` per window."""
         return list(
             zip(
-                [names[g] for g in self.group.tolist()], self.start.tolist(), self.count.tolist(),
-                self.total.tolist(), self.min.tolist(), self.max.tolist(), self.last.tolist(),
-                self.last_ts.tolist(), strict=True,
+                [names[g] for g in self.group.tolist()],
+                self.start.tolist(),
+                self.count.tolist(),
+                self.total.tolist(),
+                self.min.tolist(),
+                self.max.tolist(),
+                self.last.tolist(),
+                self.last_ts.tolist(),
+                strict=True,
             )
         )
 

@@ -18,12 +18,13 @@ Layout (schema 2):
   row touches a few dozen.
 
 A batch of new readings goes to the log; a flush appends it to the chunks and merges
-it into the rollups incrementally. A batch reaching back into stored data (a redelivery, late data) merges with the
-stored chunks of that sensor and hour - the new value wins at equal times, an
-identical rewrite changes nothing - and recomputes that hour's rollups from the
-merged readings. Everything happens in one transaction, so several writer processes
-on one file stay correct (SQLite serialises them) and a reader never sees readings
-without their rollups.
+it into the rollups incrementally. A batch reaching back into stored data (a
+redelivery, late data) first flushes the log, then merges with the stored chunks of
+that sensor and hour - the new value wins at equal times, an identical rewrite
+changes nothing - and recomputes that hour's rollups from the merged readings.
+Everything happens in one transaction, so several writer processes on one file stay
+correct (SQLite serialises them) and a reader never sees readings without their
+rollups.
 """
 
 from __future__ import annotations
@@ -151,7 +152,14 @@ ON CONFLICT (sensor, start) DO UPDATE SET
     last_ts = max(last_ts, excluded.last_ts)
 """
 # Slow path: a window recomputed from all its readings.
-_REPLACE_ROLLUP = "INSERT OR REPLACE INTO {table} (sensor, start, n, total, lo, hi, last, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_REPLACE_ROLLUP = (
+    "INSERT OR REPLACE INTO {table} (sensor, start, n, total, lo, hi, last, last_ts)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_CHUNK = (
+    "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_CHUNKS_OF_HOUR = "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour = ? ORDER BY first"
 
 # Window start of column X for windows of ?1 ms, floor-aligned also before 1970.
 _W = "({col} - (({col} % ?1) + ?1) % ?1)"
@@ -180,10 +188,14 @@ class SqliteHistorian(RollupHistorian):
         self.path = Path(path)
         self.readonly = readonly
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise HistorianError(f"sqlite synchronous must be OFF/NORMAL/FULL/EXTRA, got {synchronous!r}")
+            raise HistorianError(
+                f"sqlite synchronous must be OFF/NORMAL/FULL/EXTRA, got {synchronous!r}"
+            )
         self._lock = threading.Lock()
         self._next_maintenance = 0.0  # monotonic time of the next maintenance pass
-        self._appended: set[tuple[str, int]] = set()  # (sensor, hour) with several chunks to compact
+        self._appended: set[tuple[str, int]] = (
+            set()
+        )  # (sensor, hour) with several chunks to compact
         self._log_cache: dict[int, LogEntry] = {}  # decoded rows of the recent log, by seq
         try:
             if readonly:
@@ -225,15 +237,22 @@ class SqliteHistorian(RollupHistorian):
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row and int(row[0]) == 1:
                 self._upgrade_from_1()
-            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest)")
             db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                "CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest)"
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
+                (str(SCHEMA_VERSION),),
             )
 
     def _upgrade_from_1(self) -> None:
         """Schema 1 kept one row per reading in ``readings``: repack it as chunks with rollups."""
         db = self._db
-        log.info("upgrading %s from schema 1 to %s (chunks, rollups, dead-letter digests)", self.path, SCHEMA_VERSION)
+        log.info(
+            "upgrading %s from schema 1 to %s (chunks, rollups, dead-letter digests)",
+            self.path,
+            SCHEMA_VERSION,
+        )
         cols = [r[1] for r in db.execute("PRAGMA table_info(dead_letters)")]
         if "digest" not in cols:
             db.execute("ALTER TABLE dead_letters ADD COLUMN digest BLOB")
@@ -244,7 +263,9 @@ class SqliteHistorian(RollupHistorian):
             return
         sensors = [r[0] for r in db.execute("SELECT DISTINCT sensor FROM readings")]
         for sensor in sensors:
-            rows = db.execute("SELECT ts, value FROM readings WHERE sensor = ? ORDER BY ts", (sensor,)).fetchall()
+            rows = db.execute(
+                "SELECT ts, value FROM readings WHERE sensor = ? ORDER BY ts", (sensor,)
+            ).fetchall()
             ts = np.array([r[0] for r in rows], dtype=np.int64)
             values = np.array([r[1] for r in rows], dtype=np.float64)
             self._write_hours(sensor, ts, values, replace=True)
@@ -258,7 +279,11 @@ class SqliteHistorian(RollupHistorian):
         horizon = self.horizon(RAW)
         batch, dropped = group_batch(readings, horizon)
         if dropped:
-            log.warning("%d reading(s) older than the raw retention horizon %s were not stored", dropped, horizon)
+            log.warning(
+                "%d reading(s) older than the raw retention horizon %s were not stored",
+                dropped,
+                horizon,
+            )
         letters = [d.capped() for d in dead_letters]
         with self._lock:
             try:
@@ -274,7 +299,15 @@ class SqliteHistorian(RollupHistorian):
                             " (received_ms, topic, payload, reason, detail, sensor, digest)"
                             " VALUES (?, ?, ?, ?, ?, ?, ?)",
                             [
-                                (d.received_ms, d.topic, d.payload, d.reason, d.detail, d.sensor_id, d.digest())
+                                (
+                                    d.received_ms,
+                                    d.topic,
+                                    d.payload,
+                                    d.reason,
+                                    d.detail,
+                                    d.sensor_id,
+                                    d.digest(),
+                                )
                                 for d in letters
                             ],
                         )
@@ -292,7 +325,8 @@ class SqliteHistorian(RollupHistorian):
             part = sensors[i : i + _IN_CHUNK]
             out.update(
                 self._db.execute(
-                    f"SELECT sensor, ts FROM latest WHERE sensor IN ({_placeholders(len(part))})", part
+                    f"SELECT sensor, ts FROM latest WHERE sensor IN ({_placeholders(len(part))})",
+                    part,
                 ).fetchall()
             )
         return out
@@ -303,14 +337,20 @@ class SqliteHistorian(RollupHistorian):
         firsts = batch.ts[batch.starts[:-1]].tolist()
         # Normal case: a sensor's readings are all newer than what is stored.
         fast = np.array(
-            [(hw := high.get(name)) is None or first > hw for name, first in zip(batch.names, firsts, strict=True)],
+            [
+                (hw := high.get(name)) is None or first > hw
+                for name, first in zip(batch.names, firsts, strict=True)
+            ],
             dtype=bool,
         )
         if fast.all():
             db.execute(
-                "INSERT INTO recent (n, names, starts, ts, vals) VALUES (?, ?, ?, ?, ?)", (len(batch), *encode_log(batch))
+                "INSERT INTO recent (n, names, starts, ts, vals) VALUES (?, ?, ?, ?, ?)",
+                (len(batch), *encode_log(batch)),
             )
-            rows, readings = db.execute("SELECT count(*), coalesce(sum(n), 0) FROM recent").fetchone()
+            rows, readings = db.execute(
+                "SELECT count(*), coalesce(sum(n), 0) FROM recent"
+            ).fetchone()
             if readings >= LOG_MAX_READINGS or rows >= LOG_MAX_ROWS:
                 self._flush_log()
         else:
@@ -324,14 +364,19 @@ class SqliteHistorian(RollupHistorian):
         ends = (batch.starts[1:] - 1).tolist()
         db.executemany(
             _UPSERT_LATEST,
-            list(zip(batch.names, batch.ts[ends].tolist(), batch.values[ends].tolist(), strict=True)),
+            list(
+                zip(batch.names, batch.ts[ends].tolist(), batch.values[ends].tolist(), strict=True)
+            ),
         )
 
     def _append(self, batch: Batch) -> None:
         """Add readings newer than everything stored: new chunks, rollups merged incrementally."""
         db = self._db
         rows = batch.hour_chunks()
-        db.executemany("INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        db.executemany(
+            _INSERT_CHUNK,
+            rows,
+        )
         self._appended.update((r[0], r[1]) for r in rows)
         for level, table in _ROLLUP_TABLE.items():
             agg = window_arrays(batch.ts, batch.values, level, batch.starts[:-1])
@@ -347,7 +392,9 @@ class SqliteHistorian(RollupHistorian):
         for i in range(0, len(missing), _IN_CHUNK):
             part = missing[i : i + _IN_CHUNK]
             for row in self._db.execute(
-                f"SELECT seq, names, starts, ts, vals FROM recent WHERE seq IN ({_placeholders(len(part))})", part
+                "SELECT seq, names, starts, ts, vals FROM recent"
+                f" WHERE seq IN ({_placeholders(len(part))})",
+                part,
             ):
                 cache[row[0]] = decode_log(*row)
         return [cache[q] for q in seqs]
@@ -365,16 +412,26 @@ class SqliteHistorian(RollupHistorian):
         db = self._db
         for hour, new_ts, new_values in split_hours(ts, values):
             rows = db.execute(
-                "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour = ? ORDER BY first", (sensor, hour)
+                _CHUNKS_OF_HOUR,
+                (sensor, hour),
             ).fetchall()
             old_ts, old_values = unpack((r[0] for r in rows), (r[1] for r in rows))
-            merged_ts, merged_values, changed = merge_last_wins(old_ts, old_values, new_ts, new_values)
+            merged_ts, merged_values, changed = merge_last_wins(
+                old_ts, old_values, new_ts, new_values
+            )
             if not changed and not replace:
                 continue  # an identical rewrite: nothing to do
             db.execute("DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour))
             db.execute(
-                "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (sensor, hour, int(merged_ts[0]), int(merged_ts[-1]), len(merged_ts), *pack(merged_ts, merged_values)),
+                _INSERT_CHUNK,
+                (
+                    sensor,
+                    hour,
+                    int(merged_ts[0]),
+                    int(merged_ts[-1]),
+                    len(merged_ts),
+                    *pack(merged_ts, merged_values),
+                ),
             )
             self._appended.discard((sensor, hour))
             for level, table in _ROLLUP_TABLE.items():
@@ -408,15 +465,17 @@ class SqliteHistorian(RollupHistorian):
                             continue  # the sensor is still writing into this hour
                         self._appended.discard((sensor, hour))
                         rows = self._db.execute(
-                            "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour = ? ORDER BY first",
+                            _CHUNKS_OF_HOUR,
                             (sensor, hour),
                         ).fetchall()
                         if len(rows) < 2:
                             continue
                         ts, values = unpack((r[0] for r in rows), (r[1] for r in rows))
-                        self._db.execute("DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour))
                         self._db.execute(
-                            "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                            "DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour)
+                        )
+                        self._db.execute(
+                            _INSERT_CHUNK,
                             (sensor, hour, int(ts[0]), int(ts[-1]), len(ts), *pack(ts, values)),
                         )
                         done += 1
@@ -435,23 +494,32 @@ class SqliteHistorian(RollupHistorian):
                     self._db.execute("BEGIN IMMEDIATE")
                     self._flush_log()  # retention applies to chunks
                     sensors = [r[0] for r in self._db.execute("SELECT sensor FROM latest")]
-                    tables = {RAW: ("chunks", "hour"), MINUTE_MS: ("rollup_1m", "start"), HOUR_MS: ("rollup_1h", "start")}
+                    tables = {
+                        RAW: ("chunks", "hour"),
+                        MINUTE_MS: ("rollup_1m", "start"),
+                        HOUR_MS: ("rollup_1h", "start"),
+                    }
                     for level, cut in cutoffs.items():
                         table, col = tables[level]
                         if level == RAW:
                             deleted["readings"] = sum(
                                 self._db.execute(
-                                    "SELECT coalesce(sum(n), 0) FROM chunks WHERE sensor = ? AND hour < ?", (s, cut)
+                                    "SELECT coalesce(sum(n), 0) FROM chunks"
+                                    " WHERE sensor = ? AND hour < ?",
+                                    (s, cut),
                                 ).fetchone()[0]
                                 for s in sensors
                             )
                         cur = self._db.executemany(
-                            f"DELETE FROM {table} WHERE sensor = ? AND {col} < ?", [(s, cut) for s in sensors]
+                            f"DELETE FROM {table} WHERE sensor = ? AND {col} < ?",
+                            [(s, cut) for s in sensors],
                         )
                         if level != RAW:
                             deleted[table] = cur.rowcount
                     if RAW in cutoffs:
-                        cur = self._db.execute("DELETE FROM dead_letters WHERE received_ms < ?", (cutoffs[RAW],))
+                        cur = self._db.execute(
+                            "DELETE FROM dead_letters WHERE received_ms < ?", (cutoffs[RAW],)
+                        )
                         deleted["dead_letters"] = cur.rowcount
                     if self._enforced_now is not None:
                         self._db.execute(
@@ -487,7 +555,8 @@ class SqliteHistorian(RollupHistorian):
                 with self._db:  # one read transaction: chunks and log from the same snapshot
                     self._db.execute("BEGIN")
                     rows = self._db.execute(
-                        "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour >= ? AND hour < ? ORDER BY hour, first",
+                        "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour >= ? AND hour < ?"
+                        " ORDER BY hour, first",
                         (sensor, since_ms - since_ms % HOUR_MS, until_ms),
                     ).fetchall()
                     log = self._log_entries()
@@ -502,7 +571,9 @@ class SqliteHistorian(RollupHistorian):
             val_parts.append(v)
         return np.concatenate(ts_parts), np.concatenate(val_parts)
 
-    def _log_partials(self, sensor: str, since_ms: int, until_ms: int, every_ms: int) -> list[Partial]:
+    def _log_partials(
+        self, sensor: str, since_ms: int, until_ms: int, every_ms: int
+    ) -> list[Partial]:
         with self._lock:
             try:
                 log = self._log_entries()
@@ -587,7 +658,8 @@ class SqliteHistorian(RollupHistorian):
             for i in range(0, len(ids), _IN_CHUNK):
                 part = ids[i : i + _IN_CHUNK]
                 rows += self._fetch(
-                    f"SELECT sensor, ts, value FROM latest WHERE ts >= ? AND sensor IN ({_placeholders(len(part))})",
+                    "SELECT sensor, ts, value FROM latest"
+                    f" WHERE ts >= ? AND sensor IN ({_placeholders(len(part))})",
                     [floor, *part],
                 )
         return {s: Reading(s, ts, v) for s, ts, v in rows}
@@ -596,7 +668,8 @@ class SqliteHistorian(RollupHistorian):
         # Horizons are whole hours, so whole chunks are in or out; the log is all recent.
         out = dict(
             self._fetch(
-                "SELECT sensor, sum(n) FROM chunks WHERE hour >= ? GROUP BY sensor", (self._raw_since(_MIN_INT64),)
+                "SELECT sensor, sum(n) FROM chunks WHERE hour >= ? GROUP BY sensor",
+                (self._raw_since(_MIN_INT64),),
             )
         )
         floor = self._raw_since(_MIN_INT64)
@@ -613,14 +686,19 @@ class SqliteHistorian(RollupHistorian):
     def dead_letters(
         self, since_ms: int | None = None, reason: str | None = None, limit: int = 100
     ) -> list[DeadLetter]:
-        sql = "SELECT received_ms, topic, payload, reason, detail, sensor FROM dead_letters WHERE received_ms >= ?"
+        sql = (
+            "SELECT received_ms, topic, payload, reason, detail, sensor FROM dead_letters"
+            " WHERE received_ms >= ?"
+        )
         args: list[object] = [self._raw_since(since_ms if since_ms is not None else _MIN_INT64)]
         if reason is not None:
             sql += " AND reason = ?"
             args.append(reason)
         sql += " ORDER BY received_ms DESC, id DESC LIMIT ?"
         args.append(max(0, int(limit)))
-        return [DeadLetter(t, tp, bytes(p), r, d, s) for t, tp, p, r, d, s in self._fetch(sql, args)]
+        return [
+            DeadLetter(t, tp, bytes(p), r, d, s) for t, tp, p, r, d, s in self._fetch(sql, args)
+        ]
 
     def dead_letter_counts(self) -> dict[str, int]:
         return dict(
