@@ -35,6 +35,7 @@ __all__ = [
     "run_replication",
     "run_experiment",
     "make_executor",
+    "worker_context",
     "MAX_SERIES_POINTS",
 ]
 
@@ -301,6 +302,17 @@ def _assemble(
     return ExperimentResult(run, out, comparisons)
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How replication workers start: ``forkserver`` where available (a clean process,
+    not a fork of one with threads), with the model's modules preloaded in the server
+    so each worker starts without importing them again; else ``spawn``."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["simulations.experiment"])  # ignored once the server runs
+    return ctx
+
+
 @contextlib.contextmanager
 def make_executor(
     jobs: int = 1, scheduler: str | None = None, connect_timeout_s: float = 10.0
@@ -330,9 +342,7 @@ def make_executor(
     if jobs == 1:
         yield None
         return
-    # forkserver: workers start from a clean process, not a fork of one with threads.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context(method))
+    pool = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=worker_context())
     try:
         yield pool
     finally:

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -46,6 +47,25 @@ HHMM = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 def _dist(value: Any) -> Distribution:
     return parse_distribution(value)
+
+
+#: Largest mean lot size accepted: beyond it a lot is not a lot but a typo.
+MAX_LOT_UNITS = 1_000_000
+
+
+def _positive_mean(d: Distribution | None, what: str) -> Distribution | None:
+    # A zero time would let the model loop forever at one instant.
+    if d is not None and not d.mean > 0:
+        raise ValueError(f"{what} must have a mean > 0 (got {d.describe()})")
+    return d
+
+
+def _lot(d: Distribution | None) -> Distribution | None:
+    if d is not None and not 1 <= d.mean <= MAX_LOT_UNITS:
+        raise ValueError(
+            f"lot_size must have a mean between 1 and {MAX_LOT_UNITS} units (got {d.describe()})"
+        )
+    return d
 
 
 #: A distribution spec in YAML: a number (constant seconds) or ``{dist: ..., unit: ...}``.
@@ -76,6 +96,11 @@ class ProductSettings(_Strict):
     work_factor: float = Field(
         default=1.0, gt=0, description="processing time multiplier on every machine"
     )
+
+    @field_validator("lot_size")
+    @classmethod
+    def _check_lot(cls, v: Distribution | None) -> Distribution | None:
+        return _lot(v)
 
 
 class DowntimeWindow(_Strict):
@@ -127,6 +152,16 @@ class _ReleaseFields(_Strict):
         default=None, gt=0, description="delivery due time after the request"
     )
 
+    @field_validator("lot_size")
+    @classmethod
+    def _check_lot(cls, v: Distribution | None) -> Distribution | None:
+        return _lot(v)
+
+    @field_validator("arrivals")
+    @classmethod
+    def _check_arrivals(cls, v: Distribution | None) -> Distribution | None:
+        return _positive_mean(v, "arrivals")
+
 
 class FactorySettings(_ReleaseFields):
     """Per-factory settings (every field optional; unset falls back to ``defaults``)."""
@@ -164,6 +199,20 @@ class _MachineBehaviour(_Strict):
         description="units from one scrapped unit to the next; default geometric(scrap_rate)",
     )
     failures: bool | None = None
+
+    @field_validator("processing", "time_to_failure")
+    @classmethod
+    def _check_times(cls, v: Distribution | None, info: Any) -> Distribution | None:
+        return _positive_mean(v, info.field_name)
+
+    @field_validator("scrap_every")
+    @classmethod
+    def _check_scrap(cls, v: Distribution | None) -> Distribution | None:
+        if v is not None and v.mean < 1:
+            raise ValueError(
+                f"scrap_every counts units: its mean must be >= 1 (got {v.describe()})"
+            )
+        return v
 
 
 class MachineSettings(_MachineBehaviour):

@@ -211,6 +211,23 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
             "scenarios[0].changes",
             "less than or equal to 2",
         ),
+        # Values that would let the model loop forever at one instant, or explode a lot.
+        (
+            "config: tiny\nsettings: {defaults: {arrivals: 0}}\n",
+            "settings.defaults.arrivals",
+            "mean > 0",
+        ),
+        (
+            "config: tiny\nsettings:\n  machines:\n"
+            "    alpha-smt: {processing: {dist: constant, value: 0}}\n",
+            "settings.machines.alpha-smt.processing",
+            "mean > 0",
+        ),
+        (
+            "config: tiny\nsettings: {defaults: {lot_size: 1.0e+12}}\n",
+            "settings.defaults.lot_size",
+            "between 1",
+        ),
         ("[1, 2]\n", "", "top level must be a mapping"),
     ],
 )
