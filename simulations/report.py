@@ -109,6 +109,7 @@ def _comparison(result: ExperimentResult) -> go.Figure | None:
                 orientation="h",
                 name=scen,
                 text=texts,
+                textposition="none",  # significance in the hover, not over the bars
                 error_x={"type": "data", "array": errs, "visible": True},
                 marker_color=_COLOURS[si % len(_COLOURS)],
                 hovertemplate="%{y}: %{x:.2f}% (%{text})<extra>" + html.escape(scen) + "</extra>",
