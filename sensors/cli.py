@@ -206,6 +206,15 @@ class _Progress:
     metavar="NAME",
     help="With --scenario: which scenario of the file to run [default: its baseline].",
 )
+@click.option(
+    "--kpis",
+    "kpis_out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="With --source model: at exit, write the model's own KPIs over the published run "
+    "(docs/kpis.md) as JSON, to compare with the live twin's.",
+)
 @log_level_option
 def sensors(
     broker: str,
@@ -220,6 +229,7 @@ def sensors(
     source_kind: str,
     scenario: str | None,
     variant: str | None,
+    kpis_out: str | None,
     log_level: str,
 ) -> None:
     """Simulated sensor fleet: publish every sensor of the complex at its sample period.
@@ -259,6 +269,8 @@ def sensors(
                 param_hint="--start",
             )
     model_source = None
+    if kpis_out is not None and source_kind != "model":
+        raise click.BadParameter("needs --source model", param_hint="--kpis")
     if source_kind == "model":
         model_source = _model_source(complex_, config, sim0, seed, scenario, variant)
         source: SignalSource = model_source
@@ -329,6 +341,10 @@ def sensors(
         _iso(result.sim_now_ms),
         result.stopped_by,
     )
+    if model_source is not None and kpis_out is not None:
+        from sensors.model_fleet import write_kpis
+
+        write_kpis(model_source, kpis_out)
     if not result.flushed:
         raise click.ClickException(
             f"{st.pending_messages} message(s) were not acknowledged by the broker before exit"

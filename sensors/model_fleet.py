@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
+import os
+from pathlib import Path
+
 from sensors.inject_listener import InjectListener
 from sensors.model_source import ModelSource
 from twin.model import Complex
 from twin.urls import BrokerUrl
 
-__all__ = ["build_model_source", "start_injection"]
+__all__ = ["build_model_source", "start_injection", "write_kpis"]
 
 
 def build_model_source(
@@ -48,3 +53,19 @@ def start_injection(
     source.on_disaster = listener.publish_disaster
     listener.start(connect_timeout)
     return listener
+
+
+def write_kpis(source: ModelSource, path: str | os.PathLike[str]) -> None:
+    """The model's KPIs over the published run as JSON (NaN as null), written atomically."""
+    doc = {
+        "start_ms": source.start_ms,
+        "end_ms": source.now_ms,
+        "kpis": {
+            k: (v if isinstance(v, int | float) and math.isfinite(v) else None)
+            for k, v in sorted(source.kpis().items())
+        },
+    }
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    os.replace(tmp, p)

@@ -192,6 +192,8 @@ class ModelSource:
                 self.view.trucks.setdefault(truck.id, standing(net.places[truck.location]))
         if warmup_s > 0:
             self.model.run(self.t0_s)
+        # The model's own KPIs cover exactly what the fleet publishes (compare with live KPIs).
+        self.model.reset_statistics()
         self._started = True
         self._base = {
             mid: (t.good, t.scrap, self._energy(t, start_ms))
@@ -292,6 +294,15 @@ class ModelSource:
 
     def machine_state(self, machine_id: str) -> MachineState:
         return self.view.machines[machine_id].state
+
+    def kpis(self) -> dict[str, float]:
+        """The model's KPIs (``docs/kpis.md``) from the fleet's start to the last sample."""
+        return self.model.kpis()
+
+    @property
+    def now_ms(self) -> int:
+        """The model's clock as epoch ms (the last sample's time)."""
+        return self.to_ms(self.model.env.now)
 
     def counters(self, machine_id: str) -> tuple[int, int]:
         """(good, scrap) since the fleet started."""

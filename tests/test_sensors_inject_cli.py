@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -140,13 +141,15 @@ def test_model_fleet_takes_injections_over_mqtt_and_survives_hostile_ones(mosqui
                 "--source",
                 "model",
                 "--speed",
-                "30",
+                "60",
                 "--duration",
-                "25",
+                "20",
                 "--seed",
                 "3",
                 "--record",
                 str(record),
+                "--kpis",
+                str(tmp_path / "kpis.json"),
             ],
             stdout=err,
             stderr=err,
@@ -221,6 +224,11 @@ def test_model_fleet_takes_injections_over_mqtt_and_survives_hostile_ones(mosqui
     after = [v for t, v in smoke if t >= onset + 10 * 60_000]
     assert before and max(before) < 0.5
     assert after and min(after) > 10.0
+    # the model's KPIs over the run: the fire's downtime, and the counters the fleet published
+    kpis = json.loads((tmp_path / "kpis.json").read_text())["kpis"]
+    assert kpis["factory.alpha-f1.disaster_downtime_h"] > 0
+    goods = [r.value for r in readings if r.sensor_id == "alpha-smt-good"]
+    assert goods and kpis["machine.alpha-smt.good"] >= goods[-1]
     # and the factory's machines read "down" from the onset
     states = [
         r.value for r in readings if r.sensor_id == "alpha-smt-state" and r.ts_ms > onset + 1000

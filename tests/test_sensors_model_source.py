@@ -107,6 +107,10 @@ def test_readings_pass_the_codec_and_follow_the_models_machines(tiny):
     assert last["alpha-smt-good"] > 0  # the line produced in two hours
     g, _ = src.counters("alpha-smt")
     assert g == last["alpha-smt-good"]
+    # the model's own KPIs cover exactly the published run (for live-vs-model OEE checks)
+    k = src.kpis()
+    assert k["machine.alpha-smt.good"] == g
+    assert src.now_ms == b.ts_ms
 
 
 def test_vibration_and_temperature_follow_the_state_through_lags(tiny):
