@@ -16,6 +16,7 @@ from typing import Any
 
 import simpy
 import simpy.rt
+from pydantic import ValidationError
 
 from simulations.buffer import Buffer
 from simulations.calendar import WorkCalendar
@@ -26,6 +27,7 @@ from simulations.events import Sink
 from simulations.factory import FactorySim, ProductMix
 from simulations.gate import Gate
 from simulations.job import Job
+from simulations.kpis import collect_kpis
 from simulations.line import LineSim
 from simulations.logistics import LogisticsSim, TruckSim
 from simulations.machine import MachineSim
@@ -122,7 +124,13 @@ class ComplexModel:
             data = dict(spec)
             if not any(k in data for k in ("day", "at_h", "rate_per_year")):
                 data["at_h"] = self.env.now / 3600.0  # "now"; the schedule is ignored anyway
-            spec = DisasterSpec.model_validate(data)
+            try:
+                spec = DisasterSpec.model_validate(data)
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"]) or "disaster"
+                msg = str(err["msg"]).removeprefix("Value error, ")
+                raise SimulationError(f"disaster {where}: {msg}") from None
         try:
             check_settings(ModelSettings(disasters=(spec,)), self.complex)
         except SettingsReferenceError as exc:
@@ -131,8 +139,6 @@ class ComplexModel:
 
     def kpis(self) -> dict[str, float]:
         """Every KPI since the last reset (see ``docs/kpis.md``)."""
-        from simulations.kpis import collect_kpis
-
         return collect_kpis(self)
 
     # ---- sampling ----------------------------------------------------------------------

@@ -144,3 +144,5 @@ def test_inject_a_disaster_while_running():
     assert not model.factories["f1"].gate.is_open and model.factories["f0"].gate.is_open
     with pytest.raises(SimulationError, match="unknown factory 'nope'"):
         model.inject_disaster({"kind": "fire", "factory": "nope"})
+    with pytest.raises(SimulationError, match="disaster kind: Input should be"):
+        model.inject_disaster({"kind": "meteor", "zone": "A"})
