@@ -193,11 +193,19 @@ def test_ndeath_marks_every_sensor_of_the_node_stale_until_the_next_birth(dec):
     assert dec.stale_sensors == {"alpha-aoi-vib"}  # that device has not been born again
 
 
-def test_ndeath_of_an_older_session_is_ignored(dec):
-    born(dec, bd_seq=7)
-    out = dec.decode(NX, birth([], NOW, bd_seq=6), NOW)
+@pytest.mark.parametrize(("born_with", "death"), [(7, 6), (0, 255), (130, 3)])
+def test_ndeath_of_an_older_session_is_ignored(dec, born_with, death):
+    born(dec, bd_seq=born_with)
+    out = dec.decode(NX, birth([], NOW, bd_seq=death), NOW)
     assert out.rejections == [] and out.status == [] and dec.node_online(G, N)
     assert dec.decode(DD, payload([metric(None, 1.0, alias=1)], NOW), NOW).readings
+
+
+@pytest.mark.parametrize(("born_with", "death"), [(7, 7), (7, 8), (255, 0)])
+def test_ndeath_of_this_or_a_newer_session_ends_the_node(dec, born_with, death):
+    born(dec, bd_seq=born_with)
+    out = dec.decode(NX, birth([], NOW, bd_seq=death), NOW)
+    assert len(out.status) == 3 and not dec.node_online(G, N)
 
 
 def test_ddeath_marks_only_that_device(dec):

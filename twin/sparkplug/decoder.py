@@ -15,8 +15,8 @@ What it does with each message type:
   (at most once per :attr:`DecoderSettings.rebirth_interval_ms` per node).
 - ``NDEATH`` / ``DDEATH``: the node's (device's) sensors are stale: each gets a
   ``device_offline`` marker (stored with the dead letters) and a status change. An
-  ``NDEATH`` whose ``bdSeq`` is not that of the current birth belongs to an older
-  session and is ignored, as the specification requires.
+  ``NDEATH`` whose ``bdSeq`` is older than the current birth's belongs to an earlier
+  session (a delayed will) and is ignored, as the specification requires.
 - Historical metrics (``is_historical``) are stored with their own timestamps and
   returned in :attr:`SparkplugDecoded.history`, never among the live values.
 """
@@ -338,7 +338,7 @@ class SparkplugDecoder:
     ) -> None:
         node = self._node(t)
         bd = _bd_seq(msg)
-        if node.bd_seq is not None and bd is not None and bd != node.bd_seq:
+        if node.bd_seq is not None and bd is not None and _older(bd, node.bd_seq):
             log.info(
                 "ignoring NDEATH of %s/%s with bdSeq %s: the current birth has bdSeq %s",
                 t.group,
@@ -601,6 +601,16 @@ class SparkplugDecoder:
     @property
     def stale_sensors(self) -> frozenset[str]:
         return frozenset(self._stale)
+
+
+def _older(bd_seq: int, current: int) -> bool:
+    """True if ``bd_seq`` belongs to a session before ``current`` (bdSeq counts modulo 256).
+
+    Only those deaths are ignored: a will delayed past the node's next birth. A death
+    with a *newer* bdSeq also ends the current session (the node connected again, or,
+    as pysparkplug 0.6.1 does on a clean disconnect, sent the next session's number).
+    """
+    return 0 < (current - bd_seq) % 256 < 128
 
 
 def _bd_seq(msg: Any) -> int | None:
