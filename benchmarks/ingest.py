@@ -135,7 +135,8 @@ class Probe:
             ts = time.time_ns() // 1_000_000
             if ts not in self.sent:
                 self.sent[ts] = time.perf_counter()
-                self.client.publish(self.topic, orjson.dumps({"sensor": self.sensor, "ts": ts, "value": self.value}), qos=1)
+                body = orjson.dumps({"sensor": self.sensor, "ts": ts, "value": self.value})
+                self.client.publish(self.topic, body, qos=1)
             time.sleep(PROBE_EVERY_S)
 
     def _poll(self) -> None:
@@ -296,7 +297,9 @@ def run_baseline(work: Path, complex_, messages: int) -> dict:
     total = sum(n for _, _, n in load)
     script = work / "naive.py"
     script.write_text(BASELINE)
-    sub = subprocess.Popen([sys.executable, str(script), str(port), str(db), str(total)], stdout=subprocess.PIPE, text=True)
+    sub = subprocess.Popen(
+        [sys.executable, str(script), str(port), str(db), str(total)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert sub.stdout is not None
         sub.stdout.readline()

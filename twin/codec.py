@@ -265,12 +265,18 @@ class Codec:
             return
         if ts_ms > now_ms + self.limits.max_future_s * 1000:
             out.rejections.append(
-                Rejection(Reason.TS_FUTURE, f"timestamp {_short(ts_ms)} is {_short((ts_ms - now_ms) // 1000)} s ahead", sid, idx)
+                Rejection(
+                    Reason.TS_FUTURE, f"timestamp {_short(ts_ms)} is {_short((ts_ms - now_ms) // 1000)} s ahead",
+                    sid, idx,
+                )
             )
             return
         if ts_ms < now_ms - self.limits.max_past_s * 1000:
             out.rejections.append(
-                Rejection(Reason.TS_PAST, f"timestamp {_short(ts_ms)} is {_short((now_ms - ts_ms) // 1000)} s old", sid, idx)
+                Rejection(
+                    Reason.TS_PAST, f"timestamp {_short(ts_ms)} is {_short((now_ms - ts_ms) // 1000)} s old",
+                    sid, idx,
+                )
             )
             return
         out.readings.append(Reading(sid, ts_ms, value))

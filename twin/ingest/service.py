@@ -72,7 +72,9 @@ class IngestWorker:
 
     # ---- paho callbacks (network thread: never raise, never block long) ---------
 
-    def _on_connect(self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None) -> None:
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
+    ) -> None:
         if getattr(rc, "is_failure", False):
             log.error("broker %s refused the connection: %s", self.s.broker, rc)
             return
@@ -87,7 +89,9 @@ class IngestWorker:
             if getattr(code, "is_failure", False):
                 log.error("subscription to %s refused: %s", self.topic_filter, code)
 
-    def _on_disconnect(self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None) -> None:
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, rc: object, props: object = None
+    ) -> None:
         if self._broker_down_since is None:
             self._broker_down_since = time.monotonic()
         self.metrics.broker_up.set(0)

@@ -149,7 +149,9 @@ class BatchWriter:
             for rej in out.rejections:
                 rejected.labels(rej.reason.value).inc()
                 detail = rej.detail if rej.index is None else f"reading {rej.index}: {rej.detail}"
-                letters.append(DeadLetter.make(m.received_ms, m.topic, m.payload, rej.reason.value, detail, rej.sensor_id))
+                letters.append(
+                    DeadLetter.make(m.received_ms, m.topic, m.payload, rej.reason.value, detail, rej.sensor_id)
+                )
         self.metrics.received.inc(len(batch))
         if not self._persist(readings, letters):
             return  # stopping while nothing could take the batch: the broker redelivers
