@@ -45,13 +45,7 @@ def test_debounce_needs_the_condition_to_hold_for_the_whole_delay() -> None:
 
 
 def test_threshold_hysteresis_raises_at_limit_and_clears_below_the_deadband() -> None:
-    e = engine(
-        {
-            "thresholds": [
-                {"sensor": "beta-reactor-temp", "type": "hot", "above": 250, "deadband": 5}
-            ]
-        }
-    )
+    e = engine({"thresholds": [{"sensor": "beta-reactor-temp", "type": "hot", "above": 250, "deadband": 5}]})
     seq = [(249.9, 0), (250, 1), (246, 2), (245, 3), (244.99, 4), (249, 5), (250, 6)]
     out = run(e, [("beta-reactor-temp", t, v) for v, t in seq])
     assert of(out, "hot") == [(True, 1), (False, 4), (True, 6)]
@@ -173,9 +167,7 @@ def test_stale_alarm_per_device_for_missing_and_silent_sensors() -> None:
 
 def test_fire_needs_smoke_and_heat_in_the_same_zone() -> None:
     e = RuleEngine(tiny_with({"defaults": False}), start_ms=T0)
-    quiet = [("alpha-f1-smoke", t, 0.04) for t in range(0, 60, 2)] + [
-        ("alpha-f1-temp", t, 21) for t in range(0, 60, 2)
-    ]
+    quiet = [("alpha-f1-smoke", t, 0.04) for t in range(0, 60, 2)] + [("alpha-f1-temp", t, 21) for t in range(0, 60, 2)]
     assert run(e, sorted(quiet, key=lambda x: x[1])) == []
     smoke_only = [("alpha-f1-smoke", t, 5.0) for t in range(60, 80, 2)]
     assert of(run(e, smoke_only), "fire") == []
@@ -186,9 +178,7 @@ def test_fire_needs_smoke_and_heat_in_the_same_zone() -> None:
     fire = next(t for t in out if t.spec.type == "fire")
     assert fire.spec.source == "A" and fire.spec.disaster and fire.spec.zones == ("A",)
     # burning: smoke at half the limit keeps it; smoke gone + off delay (60 s) clears it
-    out = run(
-        e, [("alpha-f1-smoke", 100, 0.6), ("alpha-f1-smoke", 102, 0.2), ("alpha-f1-temp", 102, 25)]
-    )
+    out = run(e, [("alpha-f1-smoke", 100, 0.6), ("alpha-f1-smoke", 102, 0.2), ("alpha-f1-temp", 102, 25)])
     assert of(out, "fire") == []
     out = run(e, [("alpha-f1-smoke", 162, 0.1)])
     assert of(out, "fire") == [(False, 162)]
@@ -210,28 +200,20 @@ def test_gas_leak_above_the_exposure_limit_with_deadband() -> None:
         tiny_with(
             {
                 "defaults": False,
-                "disasters": {
-                    "gas_leak": {"limit_ppm": 50, "deadband_share": 0.2, "off_delay_s": 0}
-                },
+                "disasters": {"gas_leak": {"limit_ppm": 50, "deadband_share": 0.2, "off_delay_s": 0}},
             }
         ),
         start_ms=T0,
     )
-    out = run(
-        e, [("beta-f1-gas", t, v) for t, v in [(0, 2), (2, 49.9), (4, 50), (6, 41), (8, 39.9)]]
-    )
+    out = run(e, [("beta-f1-gas", t, v) for t, v in [(0, 2), (2, 49.9), (4, 50), (6, 41), (8, 39.9)]])
     assert of(out, "gas_leak") == [(True, 4), (False, 8)]
     assert out[0].spec.source == "B" and "beta-f1-gas" in out[0].message
 
 
 def test_flood_default_level_is_a_quarter_of_the_gauge_range() -> None:
-    e = RuleEngine(
-        tiny_with({"defaults": False, "disasters": {"flood": {"off_delay_s": 0}}}), start_ms=T0
-    )
+    e = RuleEngine(tiny_with({"defaults": False, "disasters": {"flood": {"off_delay_s": 0}}}), start_ms=T0)
     # A-water-1 range [0, 300] cm: flood at 75 cm, clears below 75 - 2% x 300 = 69 cm
-    out = run(
-        e, [("A-water-1", t, v) for t, v in [(0, 30), (5, 74.9), (10, 75), (15, 70), (20, 68.9)]]
-    )
+    out = run(e, [("A-water-1", t, v) for t, v in [(0, 30), (5, 74.9), (10, 75), (15, 70), (20, 68.9)]])
     assert of(out, "flood") == [(True, 10), (False, 20)]
 
 
@@ -273,9 +255,7 @@ def test_earthquake_reads_gal_sensors_in_g() -> None:
 
 
 def outage_engine(planned_off=None) -> RuleEngine:
-    c = tiny_with(
-        {"defaults": False, "disasters": {"power_outage": {"min_machines": 2, "window_s": 10}}}
-    )
+    c = tiny_with({"defaults": False, "disasters": {"power_outage": {"min_machines": 2, "window_s": 10}}})
     return RuleEngine(c, planned_off=planned_off, start_ms=T0)
 
 
@@ -295,10 +275,7 @@ def test_power_outage_when_many_machines_lose_power_at_once() -> None:
 def test_power_outage_not_raised_by_drops_far_apart_or_planned_stops() -> None:
     e = outage_engine()
     run(e, [("alpha-smt-power", 0, 8.0), ("alpha-aoi-power", 0, 3.0)])
-    assert (
-        of(run(e, [("alpha-smt-power", 1, 0.0), ("alpha-aoi-power", 12, 0.0)]), "power_outage")
-        == []
-    )
+    assert of(run(e, [("alpha-smt-power", 1, 0.0), ("alpha-aoi-power", 12, 0.0)]), "power_outage") == []
     e = outage_engine(planned_off=lambda machine, ts: True)  # end of the last shift: planned
     run(e, [("alpha-smt-power", 0, 8.0), ("alpha-aoi-power", 0, 3.0)])
     assert run(e, [("alpha-smt-power", 1, 0.0), ("alpha-aoi-power", 2, 0.0)]) == []
@@ -362,3 +339,26 @@ def test_defaults_off_leaves_only_disasters_and_listed_rules() -> None:
         )
     )
     assert e.specs == {}
+
+
+def test_rate_and_fire_windows_hold_at_high_sample_rates() -> None:
+    """A sensor sending 50 readings/s must not shrink the 5-minute windows (bounded memory)."""
+    e = RuleEngine(
+        tiny_with(
+            {
+                "defaults": False,
+                "rates": [{"sensor": "alpha-f1-temp", "type": "slow_rise", "rise_per_min": 1.0, "window_s": 300}],
+            }
+        ),
+        start_ms=T0,
+    )
+    out: list[Transition] = []
+    for k in range(0, 200 * 50):  # 200 s at 50 Hz, rising 1.2 degC/min, smoke present
+        t = k / 50
+        e.on_reading("alpha-f1-temp", ms(t), 20 + 0.02 * t, out)
+        if k % 100 == 0:
+            e.on_reading("alpha-f1-smoke", ms(t), 2.0, out)
+    assert [a for a, _ in of(out, "slow_rise")] == [True]  # needs 150 s of history: it kept it
+    assert of(out, "fire") == []  # 4 degC in 200 s: below the 8 degC rise
+    check = e._by_key[("alpha-f1-temp", "slow_rise")]
+    assert len(check.points) <= 300

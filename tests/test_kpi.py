@@ -28,9 +28,7 @@ def test_shifts_and_days_in_the_site_time_zone() -> None:
     night = cal.shift(local_ms(2026, 11, 28, 1, 30))
     assert night is not None and night.name == "night"
     assert (night.start_ms, night.end_ms) == (local_ms(2026, 11, 27, 22), local_ms(2026, 11, 28, 6))
-    assert (
-        cal.shift(local_ms(2026, 11, 27, 14)).name == "swing"
-    )  # a boundary belongs to the new shift
+    assert cal.shift(local_ms(2026, 11, 27, 14)).name == "swing"  # a boundary belongs to the new shift
     day = cal.day(local_ms(2026, 11, 28, 1, 30))
     assert (day.name, day.start_ms, day.end_ms) == (
         "2026-11-28",
@@ -53,12 +51,8 @@ def test_gaps_between_shifts_belong_to_no_shift_and_no_shifts_means_the_day() ->
 
 def test_elements_sum_then_divide_as_docs_kpis() -> None:
     # two machines: ratios of sums, not mean of ratios
-    a = OeeElements(
-        pbt_s=100, apt_s=80, apt_counted_s=80, ideal_s=60, produced=6, good=5, counted=True
-    )
-    b = OeeElements(
-        pbt_s=300, apt_s=100, apt_counted_s=100, ideal_s=90, produced=10, good=10, counted=True
-    )
+    a = OeeElements(pbt_s=100, apt_s=80, apt_counted_s=80, ideal_s=60, produced=6, good=5, counted=True)
+    b = OeeElements(pbt_s=300, apt_s=100, apt_counted_s=100, ideal_s=90, produced=10, good=10, counted=True)
     t = a + b
     assert t.availability == pytest.approx(180 / 400)
     assert t.performance == pytest.approx(150 / 180)
@@ -86,9 +80,7 @@ def stream_hand_example(tw: LiveTwin) -> tuple[int, int]:
         (450, 480, MachineState.BUSY),
     ]
     per_min = 12  # one reading every 5 s
-    states = [
-        next(s for a, b, s in plan if a * per_min <= k < b * per_min) for k in range(480 * per_min)
-    ]
+    states = [next(s for a, b, s in plan if a * per_min <= k < b * per_min) for k in range(480 * per_min)]
     n_busy = states.count(MachineState.BUSY)
     reset_tick = 300 * per_min  # the device restarts: its good counter starts again at 0
     busy_done = 0
@@ -116,16 +108,14 @@ def stream_hand_example(tw: LiveTwin) -> tuple[int, int]:
         ],
         end - 1,
     )
-    tw.feed(
-        [Reading("alpha-smt-state", end, MachineState.OFF.code)], end
-    )  # closes the last interval
+    tw.feed([Reading("alpha-smt-state", end, MachineState.OFF.code)], end)  # closes the last interval
     return start, end
 
 
 def test_live_oee_matches_the_iso_hand_example_of_docs_kpis() -> None:
     tw = LiveTwin(smt_with_scrap(60.0), start_ms=T0 - 86_400_000)
     start, end = stream_hand_example(tw)
-    k = tw.kpi.values(end - 1, "shift")
+    k = tw.kpis(end - 1)
     m = "kpi.shift.machine.alpha-smt."
     assert k[m + "pbt_h"] == pytest.approx(7.5)
     assert k[m + "apt_h"] == pytest.approx(6.5)
@@ -141,9 +131,7 @@ def test_live_oee_matches_the_iso_hand_example_of_docs_kpis() -> None:
     # the factory, its tenant and the complex hold only this machine's output: same OEE
     for level in ("factory.alpha-f1", "tenant.alpha-elec", "complex"):
         assert k[f"kpi.shift.{level}.oee"] == pytest.approx(0.7067, abs=1e-4), level
-    assert tw.kpi.values(end - 1, "day")["kpi.day.machine.alpha-smt.oee"] == pytest.approx(
-        0.7067, abs=1e-4
-    )
+    assert tw.kpis(end - 1)["kpi.day.machine.alpha-smt.oee"] == pytest.approx(0.7067, abs=1e-4)
 
 
 def test_finished_shift_is_written_once_at_its_last_millisecond() -> None:
@@ -166,13 +154,10 @@ def test_restart_continues_the_shift_from_the_historian_values() -> None:
     stored = {r.sensor_id: r for r in tw.kpi_readings(start + 3_600_000)}
     again = LiveTwin(smt_with_scrap(60.0), start_ms=start + 3_600_000)
     assert (
-        again.restore_kpis(
-            {k: stored[k] for k in again.kpi.restore_series(0) if k in stored}, start + 3_601_000
-        )
-        == 2
+        again.restore_kpis({k: stored[k] for k in again.kpi.restore_series(0) if k in stored}, start + 3_601_000) == 2
     )  # this machine's shift and day
-    before = tw.kpi.values(start + 3_600_000, "shift")
-    after = again.kpi.values(start + 3_600_000, "shift")
+    before = tw.kpis(start + 3_600_000)
+    after = again.kpis(start + 3_600_000)
     for name in ("availability", "good", "energy_kwh", "apt_h"):
         key = f"kpi.shift.machine.alpha-smt.{name}"
         assert after[key] == pytest.approx(before[key]), name

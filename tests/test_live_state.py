@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.live_helpers import T0, ms, tiny_with
 from twin.live.state import MachineTracker, classify_power, power_levels
 from twin.model import MachineState
 
 
-def tracker(
-    machine: str, intervals: list | None = None, counts: list | None = None
-) -> MachineTracker:
+def tracker(machine: str, intervals: list | None = None, counts: list | None = None) -> MachineTracker:
     c = tiny_with()
     m = c.machines[machine]
     return MachineTracker(
@@ -61,12 +61,24 @@ def test_intervals_report_time_in_the_known_state_and_skip_silences() -> None:
     t.on_reading("alpha-smt-state", ms(10), 1)
     t.on_reading("alpha-smt-state", ms(60), 2)  # 50 s of silence: unknown, not idle
     t.on_reading("alpha-smt-state", ms(65), 2)
+    t.flush()
     assert [(a[1] - T0, a[2] - T0, a[3]) for a in got] == [
         (0, 5000, MachineState.BUSY),
         (5000, 10000, MachineState.IDLE),
         (60000, 65000, MachineState.BUSY),
     ]
     assert [a[4] for a in got] == [8.0, 2.0, 8.0]  # no fresh power reading: the configured draw
+
+
+def test_contiguous_spans_of_one_state_are_reported_together() -> None:
+    got: list = []
+    t = tracker("alpha-smt", intervals=got)
+    for k in range(40):  # 4 readings a second, busy, power wobbling around 8 kW
+        t.on_reading("alpha-smt-state", ms(k / 4), 2)
+        t.on_reading("alpha-smt-power", ms(k / 4), 7.5 if k % 2 else 8.5)
+    t.flush()
+    assert [(a[1] - T0, a[2] - T0, a[3]) for a in got] == [(0, 9750, MachineState.BUSY)]
+    assert got[0][4] == pytest.approx(8.0, abs=0.03)  # energy kept: the average draw
 
 
 def test_counter_increments_and_resets() -> None:

@@ -48,8 +48,9 @@ __all__ = [
 
 #: 1 g in gal (cm/s²).
 GAL_PER_G = 980.665
-#: Readings a rate or fire window keeps at most (bounds memory under a burst).
-MAX_WINDOW_POINTS = 4096
+#: A rate window keeps at most about this many points (older ones are thinned out), so
+#: memory and time per reading stay bounded however fast a sensor publishes.
+WINDOW_POINTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +174,7 @@ class ThresholdCheck:
 class RateCheck:
     """Change per minute between the newest reading and the oldest inside the window."""
 
-    __slots__ = ("spec", "rise", "limit", "window_ms", "unit", "deb", "points", "label")
+    __slots__ = ("spec", "rise", "limit", "window_ms", "unit", "deb", "points", "spacing_ms", "label")
 
     def __init__(self, spec: AlarmSpec, rule: RateRule, unit: str):
         self.spec = spec
@@ -182,14 +183,18 @@ class RateCheck:
         self.window_ms = round(rule.window_s * 1000)
         self.unit = unit
         self.deb = Debounce(rule.on_delay_s, rule.off_delay_s)
-        self.points: deque[tuple[int, float]] = deque(maxlen=MAX_WINDOW_POINTS)
+        self.points: deque[tuple[int, float]] = deque()
+        self.spacing_ms = max(1, self.window_ms // WINDOW_POINTS)
         self.label = rule.message
 
     def on_value(self, ts: int, v: float) -> Transition | None:
         pts = self.points
-        pts.append((ts, v))
+        if not pts or ts - pts[-1][0] >= self.spacing_ms:
+            pts.append((ts, v))
         while pts and pts[0][0] < ts - self.window_ms:
             pts.popleft()
+        if not pts:
+            return None
         t0, v0 = pts[0]
         if ts - t0 < self.window_ms // 2:
             return None  # not enough history to tell a rate
@@ -201,9 +206,7 @@ class RateCheck:
         word = "rising" if self.rise else "falling"
         rate_txt = f"{_fmt(abs(rate))} {self.unit}/min"
         msg = f"{self.spec.source} {word} {rate_txt} (limit {_fmt(self.limit)})"
-        return Transition(
-            self.spec, self.deb.active, at, v, f"{self.label}: {msg}" if self.label else msg
-        )
+        return Transition(self.spec, self.deb.active, at, v, f"{self.label}: {msg}" if self.label else msg)
 
     def poll(self, now: int) -> Transition | None:
         at = self.deb.poll(now)
@@ -228,9 +231,7 @@ class StaleCheck:
         self.sensors = sensors  # (sensor id, silence limit ms)
         self.deb = Debounce()
 
-    def evaluate(
-        self, now: int, last_ts: Callable[[str], int | None], start_ms: int
-    ) -> Transition | None:
+    def evaluate(self, now: int, last_ts: Callable[[str], int | None], start_ms: int) -> Transition | None:
         stale = []
         for sid, limit in self.sensors:
             ts = last_ts(sid)
@@ -241,9 +242,7 @@ class StaleCheck:
         if at is None:
             return None
         if stale:
-            msg = f"{self.spec.source}: no data from {', '.join(stale[:10])}" + (
-                " ..." if len(stale) > 10 else ""
-            )
+            msg = f"{self.spec.source}: no data from {', '.join(stale[:10])}" + (" ..." if len(stale) > 10 else "")
         else:
             msg = f"{self.spec.source}: data flowing again"
         return Transition(self.spec, self.deb.active, at, None, msg)
@@ -296,17 +295,36 @@ class ZoneLimitCheck:
             where = f"{self.what} in zone {self.spec.source}"
             msg = f"{where}: {sid} {_fmt(v)} {unit} >= {_fmt(hi)} {unit}"
             return Transition(self.spec, True, at, v, msg)
-        return Transition(
-            self.spec, False, at, None, f"{self.what} in zone {self.spec.source} over"
-        )
+        return Transition(self.spec, False, at, None, f"{self.what} in zone {self.spec.source} over")
 
     def poll(self, now: int) -> Transition | None:
         at = self.deb.poll(now)
         if at is None:
             return None
-        return Transition(
-            self.spec, self.deb.active, at, None, f"{self.what} in zone {self.spec.source}"
-        )
+        return Transition(self.spec, self.deb.active, at, None, f"{self.what} in zone {self.spec.source}")
+
+
+class _SlidingMin:
+    """Minimum of the values of the last ``window_ms`` (monotonic deque), and the latest value."""
+
+    __slots__ = ("q", "latest")
+
+    def __init__(self) -> None:
+        self.q: deque[tuple[int, float]] = deque()
+        self.latest: float | None = None
+
+    def add(self, ts: int, v: float, window_ms: int) -> None:
+        q = self.q
+        while q and q[-1][1] >= v:
+            q.pop()
+        q.append((ts, v))
+        while q[0][0] < ts - window_ms:
+            q.popleft()
+        self.latest = v
+
+    @property
+    def minimum(self) -> float:
+        return self.q[0][1]
 
 
 class FireCheck:
@@ -326,7 +344,8 @@ class FireCheck:
     ):
         self.spec = spec
         self.smoke = smoke
-        self.temps = {sid: deque[tuple[int, float]](maxlen=MAX_WINDOW_POINTS) for sid in temps}
+        # per sensor: latest reading, and a monotonic deque giving the window's minimum in O(1)
+        self.temps = {sid: _SlidingMin() for sid in temps}
         self.smoke_above = smoke_above
         self.rise_c = rise_c
         self.hot_c = hot_c
@@ -335,22 +354,16 @@ class FireCheck:
         self.latest = latest
 
     def on_temperature(self, sid: str, ts: int, v: float) -> None:
-        pts = self.temps[sid]
-        pts.append((ts, v))
-        while pts and pts[0][0] < ts - self.window_ms:
-            pts.popleft()
+        self.temps[sid].add(ts, v, self.window_ms)
 
     def evaluate(self, ts: int) -> Transition | None:
         d = self.deb
-        smoke = max(
-            (self.latest.values[s][1] for s in self.smoke if s in self.latest.values), default=0.0
-        )
+        smoke = max((self.latest.values[s][1] for s in self.smoke if s in self.latest.values), default=0.0)
         hottest, rise = -math.inf, 0.0
-        for pts in self.temps.values():
-            if pts:
-                v = pts[-1][1]
-                hottest = max(hottest, v)
-                rise = max(rise, v - min(p[1] for p in pts))
+        for w in self.temps.values():
+            if w.latest is not None:
+                hottest = max(hottest, w.latest)
+                rise = max(rise, w.latest - w.minimum)
         if d.active:  # burning: smoke at half the limit or a hot reading keeps it on
             raw = smoke >= self.smoke_above / 2 or hottest >= self.hot_c
         else:
@@ -364,9 +377,7 @@ class FireCheck:
                 f"{_fmt(hottest)} degC (rise {_fmt(rise)} degC in {self.window_ms // 1000} s)"
             )
             return Transition(self.spec, True, at, smoke, msg)
-        return Transition(
-            self.spec, False, at, None, f"fire in zone {self.spec.source}: smoke and heat gone"
-        )
+        return Transition(self.spec, False, at, None, f"fire in zone {self.spec.source}: smoke and heat gone")
 
     def poll(self, now: int) -> Transition | None:
         at = self.deb.poll(now)
@@ -378,9 +389,7 @@ class FireCheck:
 class EarthquakeCheck:
     """Ground acceleration above the limit in at least ``min_zones`` zones within the window."""
 
-    def __init__(
-        self, spec: AlarmSpec, pga_g: float, min_zones: int, window_s: float, deb: Debounce
-    ):
+    def __init__(self, spec: AlarmSpec, pga_g: float, min_zones: int, window_s: float, deb: Debounce):
         self.spec = spec
         self.pga_g = pga_g
         self.min_zones = min_zones
@@ -470,16 +479,12 @@ class PowerOutageCheck:
                 f"({', '.join(sorted(self.lost_at)[:8])})"
             )
             return Transition(self.spec, True, at, float(n), msg)
-        return Transition(
-            self.spec, False, at, None, f"power outage in zone {self.spec.source}: power back"
-        )
+        return Transition(self.spec, False, at, None, f"power outage in zone {self.spec.source}: power back")
 
     def poll(self, now: int) -> Transition | None:
         at = self.deb.poll(now)
         if at is not None:
-            return Transition(
-                self.spec, self.deb.active, at, None, f"power outage in zone {self.spec.source}"
-            )
+            return Transition(self.spec, self.deb.active, at, None, f"power outage in zone {self.spec.source}")
         return self.evaluate(now) if self.lost_at or self.deb.active else None
 
 
@@ -531,11 +536,7 @@ def default_rules(c: Complex) -> tuple[list[ThresholdRule], list[RateRule], list
         span = hi - lo
         if s.kind == "smoke":
             limit = fire.smoke_above if fire else 1.0
-            th.append(
-                ThresholdRule(
-                    sensor=s.id, type="smoke", above=limit, deadband=0.3 * limit, severity="major"
-                )
-            )
+            th.append(ThresholdRule(sensor=s.id, type="smoke", above=limit, deadband=0.3 * limit, severity="major"))
         elif s.kind == "flame":
             th.append(
                 ThresholdRule(
@@ -547,18 +548,10 @@ def default_rules(c: Complex) -> tuple[list[ThresholdRule], list[RateRule], list
                 )
             )
         elif s.kind == "gas":
-            limit = 0.5 * _gas_limit(
-                info, gas.limit_ppm if gas else 50.0, gas.limit_lel if gas else 10.0
-            )
-            th.append(
-                ThresholdRule(
-                    sensor=s.id, type="gas", above=limit, deadband=0.2 * limit, severity="warning"
-                )
-            )
+            limit = 0.5 * _gas_limit(info, gas.limit_ppm if gas else 50.0, gas.limit_lel if gas else 10.0)
+            th.append(ThresholdRule(sensor=s.id, type="gas", above=limit, deadband=0.2 * limit, severity="warning"))
         elif s.kind == "water_level":
-            level = _flood_level(
-                info, flood.level_cm if flood else None, flood.level_share if flood else 0.25
-            )
+            level = _flood_level(info, flood.level_cm if flood else None, flood.level_share if flood else 0.25)
             th.append(
                 ThresholdRule(
                     sensor=s.id,
@@ -571,16 +564,10 @@ def default_rules(c: Complex) -> tuple[list[ThresholdRule], list[RateRule], list
             )
         elif s.kind == "seismic":
             pga = (quake.pga_g if quake else 0.05) / _g_scale(s.unit)
-            th.append(
-                ThresholdRule(
-                    sensor=s.id, type="seismic", above=pga, off_delay_s=30, severity="major"
-                )
-            )
+            th.append(ThresholdRule(sensor=s.id, type="seismic", above=pga, off_delay_s=30, severity="major"))
         elif s.kind == "temperature":
             hot = fire.temperature_above_c if fire else 57.0
-            th.append(
-                ThresholdRule(sensor=s.id, type="heat", above=hot, deadband=2.0, severity="major")
-            )
+            th.append(ThresholdRule(sensor=s.id, type="heat", above=hot, deadband=2.0, severity="major"))
             if fire:
                 rates.append(
                     RateRule(
@@ -622,9 +609,7 @@ class RuleEngine:
     on purpose (the live twin answers it from the state sensor or the shift calendar).
     """
 
-    def __init__(
-        self, c: Complex, planned_off: Callable[[str, int], bool] | None = None, start_ms: int = 0
-    ):
+    def __init__(self, c: Complex, planned_off: Callable[[str, int], bool] | None = None, start_ms: int = 0):
         self.complex = c
         self.start_ms = start_ms
         self._planned_off = planned_off or (lambda m, ts: False)
@@ -725,10 +710,7 @@ class RuleEngine:
 
         for zone in sorted(by_zone):
             infos = by_zone[zone]
-            of = {
-                k: [i for i in infos if i.sensor.kind == k]
-                for k in ("smoke", "temperature", "gas", "water_level")
-            }
+            of = {k: [i for i in infos if i.sensor.kind == k] for k in ("smoke", "temperature", "gas", "water_level")}
             if dis.fire and of["smoke"]:
                 temps = [i.sensor.id for i in of["temperature"] if i.hazard]
                 if temps:
@@ -783,9 +765,7 @@ class RuleEngine:
                 for sid in limits:
                     self._d(sid).zone_limit.append(zc)
             if dis.power_outage:
-                self._compile_outage(
-                    zone, zone_spec(zone, "power_outage", dis.power_outage.severity)
-                )
+                self._compile_outage(zone, zone_spec(zone, "power_outage", dis.power_outage.severity))
         if dis.earthquake:
             q = dis.earthquake
             seis = [i for i in c.sensors.values() if i.sensor.kind == "seismic" and i.zone]
@@ -799,9 +779,7 @@ class RuleEngine:
                     zones=tuple(sorted({i.zone for i in seis if i.zone})),
                     disaster=True,
                 )
-                eq = EarthquakeCheck(
-                    spec, q.pga_g, q.min_zones, q.window_s, Debounce(0, q.off_delay_s)
-                )
+                eq = EarthquakeCheck(spec, q.pga_g, q.min_zones, q.window_s, Debounce(0, q.off_delay_s))
                 self._add(spec, eq)
                 for i in seis:
                     self._d(i.sensor.id).quake = (eq, i.zone or "", _g_scale(i.sensor.unit))
@@ -824,9 +802,7 @@ class RuleEngine:
         need = max(rule.min_machines, math.ceil(rule.share * len(machines)))
         if len(machines) < need:
             return  # too few metered machines to tell an outage from failures
-        chk = PowerOutageCheck(
-            spec, machines, need, rule.window_s, Debounce(0, rule.off_delay_s), self._planned_off
-        )
+        chk = PowerOutageCheck(spec, machines, need, rule.window_s, Debounce(0, rule.off_delay_s), self._planned_off)
         self._add(spec, chk)
         for mid, (sid, scale) in power_sensor.items():
             self._d(sid).outage = (chk, mid, scale)

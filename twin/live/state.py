@@ -16,6 +16,9 @@ from twin.model import Machine, MachineState, Sensor
 
 __all__ = ["stale_limit_ms", "power_levels", "classify_power", "MachineTracker", "Interval"]
 
+#: Longest span of one state reported as one interval (energy is averaged over it).
+COALESCE_MS = 10_000
+
 #: (machine, t0, t1, state, power_kw): time the machine spent in one state.
 Interval = Callable[[str, int, int, MachineState, float], None]
 #: (machine, ts, good increment, scrap increment).
@@ -29,9 +32,7 @@ def stale_limit_ms(sensor: Sensor, factor: float) -> int:
 def power_levels(m: Machine) -> list[tuple[float, MachineState]]:
     """(kW, state) of the states power can tell apart, ascending."""
     p = m.power_kw
-    return sorted(
-        {(p.off, MachineState.OFF), (p.idle, MachineState.IDLE), (p.busy, MachineState.BUSY)}
-    )
+    return sorted({(p.off, MachineState.OFF), (p.idle, MachineState.IDLE), (p.busy, MachineState.BUSY)})
 
 
 def classify_power(levels: list[tuple[float, MachineState]], kw: float) -> MachineState:
@@ -79,6 +80,7 @@ class MachineTracker:
         "on_interval",
         "on_count",
         "sensor_ids",
+        "_pending",
     )
 
     def __init__(
@@ -106,9 +108,7 @@ class MachineTracker:
         self.sensor_ids = tuple(s.id for s in machine.sensors)
         self.levels = power_levels(machine)
         self.limits = {s.id: stale_limit_ms(s, stale_factor) for s in machine.sensors}
-        self.max_gap_ms = max(
-            [self.limits[x] for x in (self.state_sensor, self.power_sensor) if x] or [0]
-        )
+        self.max_gap_ms = max([self.limits[x] for x in (self.state_sensor, self.power_sensor) if x] or [0])
         self.sensor_state: MachineState | None = None
         self.sensor_ts: int | None = None
         self.sensor_since: int | None = None
@@ -122,6 +122,7 @@ class MachineTracker:
         self.cursor: int | None = None
         self.on_interval = on_interval
         self.on_count = on_count
+        self._pending: tuple[int, int, MachineState, float] | None = None  # t0, t1, state, kW x ms
 
     # ---- inference ----------------------------------------------------------------------
 
@@ -171,7 +172,21 @@ class MachineTracker:
         kw = self.power_at(c)
         if kw is None:
             kw = self.machine.power_kw.for_state(state)
-        self.on_interval(self.id, c, ts, state, kw)
+        # coalesce contiguous spans of one state (a fast stream sends many tiny ones)
+        p = self._pending
+        if p is not None and p[1] == c and p[2] is state and ts - p[0] <= COALESCE_MS:
+            self._pending = (p[0], ts, state, p[3] + kw * (ts - c))
+            return
+        self.flush()
+        self._pending = (c, ts, state, kw * (ts - c))
+
+    def flush(self) -> None:
+        """Report the coalesced span (call before reading KPIs)."""
+        p = self._pending
+        if p is not None and self.on_interval is not None:
+            self._pending = None
+            t0, t1, state, kw_ms = p
+            self.on_interval(self.id, t0, t1, state, kw_ms / (t1 - t0))
 
     def on_reading(self, sid: str, ts: int, v: float) -> None:
         """A reading of one of the machine's sensors, newer than that sensor's previous one."""

@@ -54,9 +54,7 @@ def _counts(alarms: Iterable[Alarm]) -> AlarmCounts:
         unack += a.needs_operator
         shelved += a.shelved
         suppressed += a.suppressed
-    return AlarmCounts(
-        n["critical"], n["major"], n["minor"], n["warning"], unack, shelved, suppressed
-    )
+    return AlarmCounts(n["critical"], n["major"], n["minor"], n["warning"], unack, shelved, suppressed)
 
 
 def open_alarms_doc(owner: str, alarms: Iterable[Alarm], now_ms: int) -> dict[str, Any]:
@@ -88,17 +86,13 @@ class LiveTwin:
         for f in c.factories.values():
             for ln in f.lines:
                 for m in ln.machines:
-                    mt = MachineTracker(
-                        m, ln.id, f.id, self.stale_factor, self.kpi.add_time, self.kpi.add_count
-                    )
+                    mt = MachineTracker(m, ln.id, f.id, self.stale_factor, self.kpi.add_time, self.kpi.add_count)
                     self.machines[m.id] = mt
                     for s in m.sensors:
                         self._machine_of[s.id] = mt
         self.rules = RuleEngine(c, planned_off=self._planned_off, start_ms=start_ms)
         self.rules.seed_active(self.book.active_keys())
-        self._limits = {
-            sid: stale_limit_ms(i.sensor, self.stale_factor) for sid, i in c.sensors.items()
-        }
+        self._limits = {sid: stale_limit_ms(i.sensor, self.stale_factor) for sid, i in c.sensors.items()}
         self.ignored_old = 0  # readings not newer than the sensor's last one (redelivered or late)
         self._dirty_owners: set[str] = {a.owner for a in self.book.open.values()}
 
@@ -167,9 +161,7 @@ class LiveTwin:
         elif cmd.action == "comment":
             events = self.book.comment(cmd.alarm, cmd.user, cmd.text, now_ms, scope)
         elif cmd.action == "shelve":
-            events = self.book.shelve(
-                cmd.alarm, cmd.user, cmd.duration_s or 0.0, now_ms, scope, cmd.text
-            )
+            events = self.book.shelve(cmd.alarm, cmd.user, cmd.duration_s or 0.0, now_ms, scope, cmd.text)
         elif cmd.action == "unshelve":
             events = self.book.unshelve(cmd.alarm, cmd.user, now_ms, scope)
         else:
@@ -183,9 +175,7 @@ class LiveTwin:
     def comment(self, alarm_id: str, user: str, text: str, now_ms: int) -> list[AlarmEvent]:
         return self.command(AlarmCommand("comment", alarm_id, user, text), now_ms)
 
-    def shelve(
-        self, alarm_id: str, user: str, duration_s: float, now_ms: int, reason: str = ""
-    ) -> list[AlarmEvent]:
+    def shelve(self, alarm_id: str, user: str, duration_s: float, now_ms: int, reason: str = "") -> list[AlarmEvent]:
         return self.command(AlarmCommand("shelve", alarm_id, user, reason, duration_s), now_ms)
 
     def unshelve(self, alarm_id: str, user: str, now_ms: int) -> list[AlarmEvent]:
@@ -211,9 +201,7 @@ class LiveTwin:
     def _disasters_in(self, zone: str) -> tuple[str, ...]:
         return tuple(sorted({a.type for a in self.book.active_disasters() if zone in a.zones}))
 
-    def factory_snapshot(
-        self, factory_id: str, now_ms: int, kpis: dict[str, float] | None = None
-    ) -> FactorySnapshot:
+    def factory_snapshot(self, factory_id: str, now_ms: int, kpis: dict[str, float] | None = None) -> FactorySnapshot:
         c = self.complex
         f = c.factories[factory_id]
         alarms = [a for a in self.book.open.values() if a.factory == factory_id]
@@ -265,6 +253,8 @@ class LiveTwin:
                     self.is_stale(s.id, now_ms),
                 )
             )
+        if kpis is None:
+            self._flush_kpi()
         k = kpis if kpis is not None else self.kpi.values(now_ms, "shift")
         return FactorySnapshot(
             factory=f.id,
@@ -286,6 +276,7 @@ class LiveTwin:
     def snapshots(self, now_ms: int) -> tuple[list[FactorySnapshot], ComplexSnapshot]:
         """Every factory snapshot and the complex summary, computed once for ``now_ms``."""
         c = self.complex
+        self._flush_kpi()
         k = self.kpi.values(now_ms, "shift")
         factories = [self.factory_snapshot(fid, now_ms, k) for fid in c.factories]
         summaries = tuple(
@@ -339,21 +330,25 @@ class LiveTwin:
 
     # ---- KPIs ------------------------------------------------------------------------------------
 
+    def _flush_kpi(self) -> None:
+        for mt in self.machines.values():
+            mt.flush()
+
     def kpis(self, now_ms: int) -> dict[str, float]:
         """Every KPI of the current shift and day by series id (NaN where undefined)."""
+        self._flush_kpi()
         return self.kpi.values(now_ms)
 
     def kpi_readings(self, now_ms: int) -> list[Reading]:
         """KPIs as historian readings (finished periods once, then the current ones)."""
+        self._flush_kpi()
         return self.kpi.readings(now_ms)
 
     def restore_kpis(self, latest: dict[str, Reading], now_ms: int) -> int:
         """Continue the current shift and day from stored KPI totals, without recounting."""
         n = self.kpi.restore_from(latest, now_ms)
         if n:
-            upto = max(
-                (r.ts_ms for k, r in latest.items() if k.endswith(".window_h")), default=None
-            )
+            upto = max((r.ts_ms for k, r in latest.items() if k.endswith(".window_h")), default=None)
             if upto is not None:
                 for mt in self.machines.values():
                     mt.cursor = upto
