@@ -156,11 +156,7 @@ def parse_command(payload: bytes) -> AlarmCommand:
     if not isinstance(doc, dict):
         raise CommandError("bad_schema", "a command is a JSON object")
     req = doc.get("request")
-    request = (
-        req
-        if isinstance(req, str) and len(req) <= MAX_REQUEST_CHARS and not _CONTROL.search(req)
-        else None
-    )
+    request = req if isinstance(req, str) and len(req) <= MAX_REQUEST_CHARS and not _CONTROL.search(req) else None
     extra = doc.keys() - _KEYS
     if extra:
         names = sorted(str(k)[:20] for k in extra)[:5]
@@ -183,9 +179,7 @@ def parse_command(payload: bytes) -> AlarmCommand:
     if action == "shelve":
         d = doc.get("duration_s")
         if isinstance(d, bool) or not isinstance(d, int | float):
-            raise CommandError(
-                "bad_duration", "'duration_s' (seconds, a number) is required to shelve", request
-            )
+            raise CommandError("bad_duration", "'duration_s' (seconds, a number) is required to shelve", request)
         try:
             duration = float(d)
         except OverflowError:

@@ -81,9 +81,7 @@ class AlarmJournal:
                 i = data.rfind(b"\n")
                 if i >= 0:
                     f.truncate(start + i + 1)
-                    log.warning(
-                        "%s: cut a torn last line of %d bytes", self.path, size - start - i - 1
-                    )
+                    log.warning("%s: cut a torn last line of %d bytes", self.path, size - start - i - 1)
                     return
                 pos = start
             f.truncate(0)

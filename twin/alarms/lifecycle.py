@@ -139,9 +139,7 @@ class AlarmBook:
 
     # ---- transitions from the rules -----------------------------------------------------
 
-    def apply(
-        self, transitions: Iterable[Transition], now_ms: int | None = None
-    ) -> list[AlarmEvent]:
+    def apply(self, transitions: Iterable[Transition], now_ms: int | None = None) -> list[AlarmEvent]:
         """Turn rule transitions into alarm events. Disaster raises go first, so alarms
         they make dependent are born suppressed."""
         out: list[AlarmEvent] = []
@@ -237,14 +235,8 @@ class AlarmBook:
             return
         msg = t.message or a.message
         if a.state is AlarmState.ACTIVE_ACK or a.suppressed:
-            closed = _replace(
-                a, state=AlarmState.CLOSED, cleared_ms=t.ts_ms, closed_ms=t.ts_ms, message=msg
-            )
-            detail = (
-                "cleared while suppressed"
-                if a.suppressed and a.state is AlarmState.ACTIVE_UNACK
-                else ""
-            )
+            closed = _replace(a, state=AlarmState.CLOSED, cleared_ms=t.ts_ms, closed_ms=t.ts_ms, message=msg)
+            detail = "cleared while suppressed" if a.suppressed and a.state is AlarmState.ACTIVE_UNACK else ""
             self._emit(out, t.ts_ms, EventKind.CLEARED, closed, detail=detail)
         else:
             self._emit(
@@ -278,9 +270,7 @@ class AlarmBook:
                     detail="cleared while suppressed",
                 )
             else:
-                self._emit(
-                    out, ts, EventKind.UNSUPPRESSED, _replace(a, suppressed_by=None, notified_ms=ts)
-                )
+                self._emit(out, ts, EventKind.UNSUPPRESSED, _replace(a, suppressed_by=None, notified_ms=ts))
 
     # ---- timers ------------------------------------------------------------------------------
 
@@ -325,9 +315,7 @@ class AlarmBook:
             raise CommandRejected("unknown_alarm", f"no open alarm {alarm_id[:64]!r}")
         return a
 
-    def acknowledge(
-        self, alarm_id: str, user: str, now_ms: int, scope: str | None = None
-    ) -> list[AlarmEvent]:
+    def acknowledge(self, alarm_id: str, user: str, now_ms: int, scope: str | None = None) -> list[AlarmEvent]:
         a = self._target(alarm_id, scope)
         out: list[AlarmEvent] = []
         if a.state is AlarmState.ACTIVE_UNACK:
@@ -343,27 +331,19 @@ class AlarmBook:
                 out,
                 now_ms,
                 EventKind.CLOSED,
-                _replace(
-                    a, state=AlarmState.CLOSED, acked_ms=now_ms, acked_by=user, closed_ms=now_ms
-                ),
+                _replace(a, state=AlarmState.CLOSED, acked_ms=now_ms, acked_by=user, closed_ms=now_ms),
                 by=user,
                 detail="acknowledged after it cleared",
             )
         else:
-            raise CommandRejected(
-                "already_acknowledged", f"{a.id} was acknowledged by {a.acked_by} at {a.acked_ms}"
-            )
+            raise CommandRejected("already_acknowledged", f"{a.id} was acknowledged by {a.acked_by} at {a.acked_ms}")
         return out
 
-    def comment(
-        self, alarm_id: str, user: str, text: str, now_ms: int, scope: str | None = None
-    ) -> list[AlarmEvent]:
+    def comment(self, alarm_id: str, user: str, text: str, now_ms: int, scope: str | None = None) -> list[AlarmEvent]:
         a = self._target(alarm_id, scope)
         comments = (*a.comments, Comment(now_ms, user, text))[-MAX_COMMENTS:]
         out: list[AlarmEvent] = []
-        self._emit(
-            out, now_ms, EventKind.COMMENTED, _replace(a, comments=comments), by=user, detail=text
-        )
+        self._emit(out, now_ms, EventKind.COMMENTED, _replace(a, comments=comments), by=user, detail=text)
         return out
 
     def shelve(
@@ -378,9 +358,7 @@ class AlarmBook:
         a = self._target(alarm_id, scope)
         ms = round(duration_s * 1000)
         if not 0 < ms <= self.max_shelve_ms:
-            raise CommandRejected(
-                "bad_duration", f"shelve for more than 0 and at most {self.max_shelve_ms // 1000} s"
-            )
+            raise CommandRejected("bad_duration", f"shelve for more than 0 and at most {self.max_shelve_ms // 1000} s")
         until = now_ms + ms
         out: list[AlarmEvent] = []
         self._emit(
@@ -393,9 +371,7 @@ class AlarmBook:
         )
         return out
 
-    def unshelve(
-        self, alarm_id: str, user: str, now_ms: int, scope: str | None = None
-    ) -> list[AlarmEvent]:
+    def unshelve(self, alarm_id: str, user: str, now_ms: int, scope: str | None = None) -> list[AlarmEvent]:
         a = self._target(alarm_id, scope)
         if not a.shelved:
             raise CommandRejected("not_shelved", f"{a.id} is not shelved")

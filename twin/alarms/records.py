@@ -176,9 +176,7 @@ def alarm_from_dict(d: Any) -> Alarm:
         kw = {k: v for k, v in d.items() if k in _ALARM_FIELDS}
         kw["state"] = AlarmState(d["state"])
         kw["zones"] = tuple(d.get("zones") or ())
-        kw["comments"] = tuple(
-            Comment(int(c["ts"]), str(c["user"]), str(c["text"])) for c in d.get("comments") or ()
-        )
+        kw["comments"] = tuple(Comment(int(c["ts"]), str(c["user"]), str(c["text"])) for c in d.get("comments") or ())
         return Alarm(**kw)
     except (TypeError, ValueError, KeyError) as exc:
         raise RecordError(f"bad alarm record {str(d.get('id'))[:40]!r}: {exc}") from None
