@@ -137,9 +137,7 @@ class Watcher:
                 if pred(topic, doc):
                     return topic, doc
             time.sleep(0.02)
-        raise TimeoutError(
-            f"no {what} within {timeout} s; got {[m[0] for m in self.since(mark)][-20:]}"
-        )
+        raise TimeoutError(f"no {what} within {timeout} s; got {[m[0] for m in self.since(mark)][-20:]}")
 
     def events(self, mark: int = 0) -> list[dict]:
         return [doc for topic, doc, _ in self.since(mark) if topic.endswith("/_alarms/event")]

@@ -63,9 +63,7 @@ HOSTILE = [
     (b'"ack"', "bad_schema"),
     (b"[" * 100_000, "too_large"),
     (
-        b'{"action": "ack", "alarm": "alm-1", "user": "kim", "'
-        + b"x" * MAX_COMMAND_BYTES
-        + b'": 1}',
+        b'{"action": "ack", "alarm": "alm-1", "user": "kim", "' + b"x" * MAX_COMMAND_BYTES + b'": 1}',
         "too_large",
     ),
     (b'{"action": "delete", "alarm": "alm-1", "user": "kim"}', "unknown_action"),

@@ -40,9 +40,7 @@ def test_a_torn_last_line_is_ignored_and_cut(tmp_path: Path) -> None:
     whole = path.read_bytes()
     path.write_bytes(whole + b'{"v": 1, "seq": 4, "ts": 30')  # died in the middle of a write
     assert len(list(read_events(path))) == 3
-    j = AlarmJournal(
-        tmp_path
-    )  # reopening cuts the torn tail, so the next event starts a clean line
+    j = AlarmJournal(tmp_path)  # reopening cuts the torn tail, so the next event starts a clean line
     assert path.read_bytes() == whole
     j.append(book.comment("alm-1", "lee", "later", 4000))
     j.close()

@@ -182,9 +182,7 @@ def test_zone_disaster_suppresses_dependent_alarms_in_its_zone_only(book: AlarmB
     assert book.get("alm-2").suppressed_by is None  # gas in zone B
     # a dependent alarm that clears while suppressed closes by itself: nobody must acknowledge it
     ev = book.apply([down(HOT, 2600)])
-    assert (
-        kinds(ev) == [("cleared", "alm-4", "closed")] and ev[0].detail == "cleared while suppressed"
-    )
+    assert kinds(ev) == [("cleared", "alm-4", "closed")] and ev[0].detail == "cleared while suppressed"
     # the fire clears: the smoke alarm, still active, is announced again
     ev = book.apply([down(FIRE_A, 3000)])
     assert kinds(ev) == [
@@ -220,9 +218,7 @@ def test_unacknowledged_critical_alarms_are_renotified(book: AlarmBook) -> None:
     book.apply([up(HOT, 0), up(SMOKE, 0)])  # critical and major
     assert book.tick(59_999) == []
     ev = book.tick(60_000)
-    assert (
-        kinds(ev) == [("renotified", "alm-1", "active_unack")] and ev[0].alarm.renotifications == 1
-    )
+    assert kinds(ev) == [("renotified", "alm-1", "active_unack")] and ev[0].alarm.renotifications == 1
     assert book.tick(100_000) == []
     assert [e.alarm.renotifications for e in book.tick(120_000)] == [2]
     book.acknowledge("alm-1", "kim", 130_000)
@@ -252,7 +248,4 @@ def test_replaying_the_events_rebuilds_exactly_the_same_state(book: AlarmBook) -
     again.replay(event_from_dict(event_to_dict(e)) for e in events)
     assert again.state() == book.state()
     # and the rebuilt book goes on numbering where the old one stopped
-    assert (
-        again.apply([up(AlarmSpec("x", "y", "sensor", "minor", "alpha", ()), 80_000)])[0].alarm.id
-        == "alm-5"
-    )
+    assert again.apply([up(AlarmSpec("x", "y", "sensor", "minor", "alpha", ()), 80_000)])[0].alarm.id == "alm-5"

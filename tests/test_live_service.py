@@ -54,9 +54,7 @@ def wait_ready(watcher: Watcher, live: LiveProc, mark: int = 0) -> None:
 
 def event(watcher: Watcher, kind: str, type_: str, mark: int = 0, timeout: float = 15.0) -> dict:
     _, doc = watcher.wait_for(
-        lambda t, d: (
-            t.endswith("/_alarms/event") and d["event"] == kind and d["alarm"]["type"] == type_
-        ),
+        lambda t, d: t.endswith("/_alarms/event") and d["event"] == kind and d["alarm"]["type"] == type_,
         timeout=timeout,
         mark=mark,
         what=f"{kind} {type_} event",
@@ -86,9 +84,7 @@ def test_a_tripping_reading_raises_events_and_operator_commands_work(rig) -> Non
     live, watcher, pub = rig
     pub.readings([now_reading("beta-f1-gas", 80.0)])
     leak = event(watcher, "raised", "gas_leak")
-    topic, _ = watcher.wait_for(
-        lambda t, d: t.endswith("/_alarms/event") and d["alarm"]["type"] == "gas"
-    )
+    topic, _ = watcher.wait_for(lambda t, d: t.endswith("/_alarms/event") and d["alarm"]["type"] == "gas")
     assert topic == "twin/v1/beta-chem/_alarms/event"  # the tenant's own subtree
     alarm = leak["alarm"]
     assert (alarm["owner"], alarm["severity"], alarm["state"], alarm["zones"]) == (
@@ -98,19 +94,13 @@ def test_a_tripping_reading_raises_events_and_operator_commands_work(rig) -> Non
         ["B"],
     )
     watcher.wait_for(
-        lambda t, d: (
-            t == "twin/v1/park/_alarms/open" and [a["id"] for a in d["alarms"]] == [alarm["id"]]
-        ),
+        lambda t, d: t == "twin/v1/park/_alarms/open" and [a["id"] for a in d["alarms"]] == [alarm["id"]],
         what="open list with the leak",
     )
     pub.raw(command_topic("park"), encode_command("ack", alarm["id"], "kim", request="r-ack"))
     assert reply(watcher, "r-ack")["ok"] is True
     acked = event(watcher, "acknowledged", "gas_leak")
-    assert (
-        acked["by"] == "kim"
-        and acked["alarm"]["acked_by"] == "kim"
-        and acked["alarm"]["state"] == "active_ack"
-    )
+    assert acked["by"] == "kim" and acked["alarm"]["acked_by"] == "kim" and acked["alarm"]["state"] == "active_ack"
     pub.raw(
         command_topic("park"),
         encode_command("comment", alarm["id"], "kim", text="evacuating B", request="r-c"),
@@ -148,8 +138,7 @@ HOSTILE = [
     ),
     (b'{"action": "ack", "alarm": "alm-1", "user": "k\\u0000im", "request": "h-nul"}', "bad_text"),
     (
-        b'{"action": "shelve", "alarm": "alm-1", "user": "kim", "duration_s": 1e9, '
-        b'"request": "h-long"}',
+        b'{"action": "shelve", "alarm": "alm-1", "user": "kim", "duration_s": 1e9, "request": "h-long"}',
         "bad_duration",
     ),
     (b"[" * 5000, "too_large"),
@@ -165,9 +154,7 @@ def test_hostile_commands_get_error_replies_and_change_nothing(rig) -> None:
     for payload, _ in HOSTILE:
         pub.raw(command_topic("park"), payload)
     # another tenant cannot act on alpha's alarm, and unknown owners are refused
-    pub.raw(
-        command_topic("beta-chem"), encode_command("ack", "alm-1", "mallory", request="h-tenant")
-    )
+    pub.raw(command_topic("beta-chem"), encode_command("ack", "alm-1", "mallory", request="h-tenant"))
     pub.raw(
         "twin/v1/nobody/_alarms/command",
         encode_command("ack", "alm-1", "mallory", request="h-owner"),
@@ -214,10 +201,7 @@ def test_kill_9_then_restart_rebuilds_the_same_alarms_and_misses_no_reading(
     before = open_lists(watcher)
     states = {a["id"]: a["state"] for owner in before.values() for a in owner}
     assert states[leak["id"]] == "active_unack" and states[smoke["id"]] == "active_ack"
-    assert (
-        next(a for o in before.values() for a in o if a["id"] == seismic["id"])["shelved_by"]
-        == "lee"
-    )
+    assert next(a for o in before.values() for a in o if a["id"] == seismic["id"])["shelved_by"] == "lee"
 
     live.kill()  # SIGKILL: no chance to flush anything
     # while it is down, the smoke detector reads normal again: the restarted twin must see it
@@ -232,9 +216,7 @@ def test_kill_9_then_restart_rebuilds_the_same_alarms_and_misses_no_reading(
     time.sleep(1.0)
     after = open_lists(watcher, mark)
     expected = {o: [a for a in alarms if a["id"] != smoke["id"]] for o, alarms in before.items()}
-    assert {o: a for o, a in after.items() if a or expected.get(o)} == {
-        o: a for o, a in expected.items() if a
-    }
+    assert {o: a for o, a in after.items() if a or expected.get(o)} == {o: a for o, a in expected.items() if a}
     # numbering goes on from the journal
     pub.readings([now_reading("A-water-1", 200.0)])
     assert int(event(watcher, "raised", "flood", mark=mark)["alarm"]["id"].split("-")[1]) > int(
@@ -255,9 +237,7 @@ def test_snapshots_and_kpis_from_the_machine_stream(rig) -> None:
         )
         time.sleep(0.5)
     _, snap = watcher.wait_for(
-        lambda t, d: (
-            t == "twin/v1/alpha-elec/alpha-f1/state" and d["machines"][0]["good_count"] == 105
-        ),
+        lambda t, d: t == "twin/v1/alpha-elec/alpha-f1/state" and d["machines"][0]["good_count"] == 105,
         what="the SMT's last count in the snapshot",
     )
     smt, aoi = snap["machines"]

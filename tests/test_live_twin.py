@@ -96,12 +96,8 @@ def test_snapshots_show_states_alarms_and_disasters(twin: LiveTwin) -> None:
 
 def test_restart_from_the_events_rebuilds_the_alarm_state(twin: LiveTwin) -> None:
     events = []
-    events += twin.feed(
-        [r("alpha-f1-smoke", 0, 3.0), r("beta-reactor-temp", 0, 100)], ms(0)
-    )  # smoke: major
-    events += twin.feed(
-        [r("A-seis-1", 1, 0.1), r("B-seis-1", 1, 0.1)], ms(1)
-    )  # earthquake + 2 seismic
+    events += twin.feed([r("alpha-f1-smoke", 0, 3.0), r("beta-reactor-temp", 0, 100)], ms(0))  # smoke: major
+    events += twin.feed([r("A-seis-1", 1, 0.1), r("B-seis-1", 1, 0.1)], ms(1))  # earthquake + 2 seismic
     smoke = next(a for a in twin.open_alarms() if a.type == "smoke")
     seismic_b = next(a for a in twin.open_alarms() if a.source == "B-seis-1")
     events += twin.acknowledge(smoke.id, "kim", ms(2))
@@ -111,9 +107,7 @@ def test_restart_from_the_events_rebuilds_the_alarm_state(twin: LiveTwin) -> Non
     assert again.book.state() == twin.book.state()
     # conditions of active alarms are seeded: quiet readings clear them as before the restart
     after = again.feed([r("alpha-f1-smoke", 10, 0.04)], ms(10))
-    assert [(e.kind, e.alarm.id, e.alarm.state) for e in after] == [
-        (EventKind.CLEARED, smoke.id, AlarmState.CLOSED)
-    ]
+    assert [(e.kind, e.alarm.id, e.alarm.state) for e in after] == [(EventKind.CLEARED, smoke.id, AlarmState.CLOSED)]
 
 
 def test_commands_respect_the_owner_scope(twin: LiveTwin) -> None:
@@ -123,9 +117,4 @@ def test_commands_respect_the_owner_scope(twin: LiveTwin) -> None:
     smoke = ev[0].alarm
     with pytest.raises(CommandRejected):
         twin.command(AlarmCommand("ack", smoke.id, "mallory"), ms(1), scope="beta-chem")
-    assert (
-        twin.command(AlarmCommand("ack", smoke.id, "kim"), ms(1), scope="alpha-elec")[
-            0
-        ].alarm.acked_by
-        == "kim"
-    )
+    assert twin.command(AlarmCommand("ack", smoke.id, "kim"), ms(1), scope="alpha-elec")[0].alarm.acked_by == "kim"

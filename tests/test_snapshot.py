@@ -29,9 +29,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
 
 
 def factory() -> FactorySnapshot:
-    m = MachineSnapshot(
-        "alpha-smt", "alpha-l1", "busy", 1000, "state_sensor", 7.9, 1532.0, None, 1900, False, 1
-    )
+    m = MachineSnapshot("alpha-smt", "alpha-l1", "busy", 1000, "state_sensor", 7.9, 1532.0, None, 1900, False, 1)
     return FactorySnapshot(
         factory="alpha-f1",
         tenant="alpha-elec",
@@ -63,11 +61,7 @@ def test_round_trip_of_both_kinds() -> None:
     c = ComplexSnapshot(
         site="tiny-park",
         ts_ms=2000,
-        factories=(
-            FactorySummary(
-                "alpha-f1", "alpha-elec", "A", {"busy": 1}, 7.9, 1, AlarmCounts(major=2), None
-            ),
-        ),
+        factories=(FactorySummary("alpha-f1", "alpha-elec", "A", {"busy": 1}, 7.9, 1, AlarmCounts(major=2), None),),
         zones=(ZoneSummary("A", AlarmCounts(critical=1), ("flood",), 4, 0),),
         state_counts={"busy": 1},
         power_kw=7.9,
@@ -81,9 +75,7 @@ def test_round_trip_of_both_kinds() -> None:
 
 def test_undefined_numbers_travel_as_null() -> None:
     f = factory()
-    doc = orjson.loads(
-        encode_snapshot(FactorySnapshot(**{**_fields(f), "kpi": {"oee": float("nan")}}))
-    )
+    doc = orjson.loads(encode_snapshot(FactorySnapshot(**{**_fields(f), "kpi": {"oee": float("nan")}})))
     assert doc["kpi"] == {"oee": None}
 
 

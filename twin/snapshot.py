@@ -354,9 +354,7 @@ def encode_snapshot(s: Snapshot) -> bytes:
 # ---- decoding (strict on what it uses, tolerant of added keys) -------------------------
 
 
-def _get(
-    d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, *, null: bool = False
-) -> Any:
+def _get(d: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str, *, null: bool = False) -> Any:
     if key not in d:
         raise SnapshotError(f"{where}: missing key {key!r}")
     v = d[key]
@@ -401,9 +399,7 @@ def _int_map(d: Mapping[str, Any], key: str, where: str) -> dict[str, int]:
 def _alarm_counts(d: Mapping[str, Any], where: str) -> AlarmCounts:
     a = _get(d, "alarms", dict, where)
     w = f"{where}.alarms"
-    return AlarmCounts(
-        **{n: _get(a, n, int, w) for n in (*SEVERITIES, "unacknowledged", "shelved", "suppressed")}
-    )
+    return AlarmCounts(**{n: _get(a, n, int, w) for n in (*SEVERITIES, "unacknowledged", "shelved", "suppressed")})
 
 
 def _kpis(d: Mapping[str, Any], where: str) -> dict[str, float | None]:
@@ -530,6 +526,4 @@ def decode_snapshot(payload: bytes) -> Snapshot:
         return _decode_factory(doc)
     if kind == "complex":
         return _decode_complex(doc)
-    raise SnapshotError(
-        f"unknown snapshot kind {str(kind)[:40]!r}; expected 'factory' or 'complex'"
-    )
+    raise SnapshotError(f"unknown snapshot kind {str(kind)[:40]!r}; expected 'factory' or 'complex'")

@@ -39,9 +39,7 @@ class SiteCalendar:
         try:
             self.tz = ZoneInfo(site.timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"site.timezone {site.timezone!r} is not a known IANA time zone"
-            ) from exc
+            raise ValueError(f"site.timezone {site.timezone!r} is not a known IANA time zone") from exc
         self._shifts = []
         for s in site.shifts:
             hh, mm = (int(p) for p in s.start.split(":"))
@@ -86,11 +84,7 @@ class SiteCalendar:
             for name, start, length in self._shifts:
                 begin = datetime.combine(d, start, tzinfo=self.tz)
                 end = begin.astimezone(UTC) + length  # hours of work, whatever the clocks do
-                out.append(
-                    Period(
-                        "shift", name, int(begin.timestamp() * 1000), int(end.timestamp() * 1000)
-                    )
-                )
+                out.append(Period("shift", name, int(begin.timestamp() * 1000), int(end.timestamp() * 1000)))
             got = tuple(out)
             self._shift_cache[d] = got
         return got

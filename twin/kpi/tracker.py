@@ -92,9 +92,7 @@ class KpiTracker:
         self.complex = c
         self.calendar = calendar or SiteCalendar(c.site)
         self._ideal = {mid: m.ideal_cycle_time_s for mid, m in c.machines.items()}
-        self._counted = {
-            mid: any(s.kind == "good_count" for s in m.sensors) for mid, m in c.machines.items()
-        }
+        self._counted = {mid: any(s.kind == "good_count" for s in m.sensors) for mid, m in c.machines.items()}
         # factory -> machines; factory -> the machine whose good count is each line's output
         self._factory_machines: dict[str, list[str]] = {}
         self._line_outputs: dict[str, list[str]] = {}
@@ -130,9 +128,7 @@ class KpiTracker:
             acc = inst[machine] = _Acc()
         return acc
 
-    def add_time(
-        self, machine: str, t0: int, t1: int, state: MachineState, power_kw: float
-    ) -> None:
+    def add_time(self, machine: str, t0: int, t1: int, state: MachineState, power_kw: float) -> None:
         """The machine was in ``state`` drawing ``power_kw`` over ``[t0, t1)``."""
         code = state.code
         for kind in PERIODS:
@@ -287,13 +283,9 @@ class KpiTracker:
                     if p.start_ms <= now_ms:
                         ts = p.end_ms - 1
                         out.extend(
-                            Reading(k, ts, v)
-                            for k, v in self._compute(p, inst, p.end_ms).items()
-                            if math.isfinite(v)
+                            Reading(k, ts, v) for k, v in self._compute(p, inst, p.end_ms).items() if math.isfinite(v)
                         )
-        out.extend(
-            Reading(k, now_ms, v) for k, v in self.values(now_ms).items() if math.isfinite(v)
-        )
+        out.extend(Reading(k, now_ms, v) for k, v in self.values(now_ms).items() if math.isfinite(v))
         return out
 
     def restore_series(self, now_ms: int) -> list[str]:
