@@ -362,3 +362,11 @@ def test_rate_and_fire_windows_hold_at_high_sample_rates() -> None:
     assert of(out, "fire") == []  # 4 degC in 200 s: below the 8 degC rise
     check = e._by_key[("alpha-f1-temp", "slow_rise")]
     assert len(check.points) <= 300
+
+
+def test_power_outage_of_one_whole_factory() -> None:
+    # defaults: zone A has 2 metered machines (< 3), but they are all of alpha-f1's
+    e = RuleEngine(tiny_with({"defaults": False}), start_ms=T0)
+    run(e, [("alpha-smt-power", 0, 8.0), ("alpha-aoi-power", 0, 3.0)])
+    assert of(run(e, [("alpha-smt-power", 1, 0.0)]), "power_outage") == []
+    assert of(run(e, [("alpha-aoi-power", 3, 0.0)]), "power_outage") == [(True, 3)]

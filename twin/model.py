@@ -407,12 +407,13 @@ class PowerOutageRule(_Frozen):
     """Power outage in a zone: many metered machines lose power within ``window_s``.
 
     Raised when at least ``min_machines`` and at least ``share`` of the zone's
-    power-metered machines dropped below their off level within the window while not
-    planned off (state sensor not ``off``; inside a shift when there is none).
+    power-metered machines, or every metered machine of one factory (two or more),
+    dropped below their off level within the window while not planned off (state
+    sensor not ``off``; inside a shift when there is none).
     """
 
     min_machines: int = Field(default=3, ge=1)
-    share: float = Field(default=0.5, gt=0, le=1)
+    share: float = Field(default=0.25, ge=0, le=1)
     window_s: float = Field(default=10.0, gt=0, le=3600)
     off_delay_s: _Delay = 30.0
     severity: Severity = "critical"

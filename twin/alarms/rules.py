@@ -431,7 +431,8 @@ class EarthquakeCheck:
 
 
 class PowerOutageCheck:
-    """Many metered machines of a zone lose power within a window while not planned off."""
+    """Many metered machines of a zone, or every metered machine of one of its factories,
+    lose power within a window while not planned off."""
 
     def __init__(
         self,
@@ -441,10 +442,13 @@ class PowerOutageCheck:
         window_s: float,
         deb: Debounce,
         planned_off: Callable[[str, int], bool],
+        factories: dict[str, list[str]] | None = None,
     ):
         self.spec = spec
         self.off_level = machines  # machine -> kW below which it has no power
         self.need = need
+        # factories with at least two metered machines: all of them dark is an outage too
+        self.factories = {f: ms for f, ms in (factories or {}).items() if len(ms) >= 2}
         self.window_ms = round(window_s * 1000)
         self.deb = deb
         self.planned_off = planned_off
@@ -466,11 +470,13 @@ class PowerOutageCheck:
 
     def evaluate(self, ts: int) -> Transition | None:
         d = self.deb
-        if d.active:
-            n = len(self.lost_at)
+        if d.active:  # still dark, however long ago it went
+            dark = set(self.lost_at)
         else:
-            n = sum(1 for t in self.lost_at.values() if ts - t <= self.window_ms)
-        at = d.update(n >= self.need, ts)
+            dark = {m for m, t in self.lost_at.items() if ts - t <= self.window_ms}
+        n = len(dark)
+        raw = n >= self.need or any(all(m in dark for m in ms) for ms in self.factories.values())
+        at = d.update(raw, ts)
         if at is None:
             return None
         if d.active:
@@ -789,6 +795,7 @@ class RuleEngine:
         assert rule is not None
         machines: dict[str, float] = {}
         power_sensor: dict[str, tuple[str, float]] = {}
+        factories: dict[str, list[str]] = {}
         for f in self.complex.factories.values():
             if f.zone != zone:
                 continue
@@ -799,10 +806,13 @@ class RuleEngine:
                         continue
                     machines[m.id] = off_power_level(m.power_kw)
                     power_sensor[m.id] = (ps.id, 0.001 if ps.unit == "W" else 1.0)
+                    factories.setdefault(f.id, []).append(m.id)
         need = max(rule.min_machines, math.ceil(rule.share * len(machines)))
-        if len(machines) < need:
+        if len(machines) < need and not any(len(ms) >= 2 for ms in factories.values()):
             return  # too few metered machines to tell an outage from failures
-        chk = PowerOutageCheck(spec, machines, need, rule.window_s, Debounce(0, rule.off_delay_s), self._planned_off)
+        chk = PowerOutageCheck(
+            spec, machines, need, rule.window_s, Debounce(0, rule.off_delay_s), self._planned_off, factories
+        )
         self._add(spec, chk)
         for mid, (sid, scale) in power_sensor.items():
             self._d(sid).outage = (chk, mid, scale)
