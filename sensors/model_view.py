@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sensors.hazards import HazardField
 from sensors.machines import FAST_TARGET, HEAT_TARGET, MachineSegment
@@ -95,9 +96,7 @@ def standing(point: _Pt, ts_ms: int = 0, load: float = 0.0) -> TruckTrack:
     return _track([point], ts_ms, ts_ms, load, False)
 
 
-def _track(
-    path: Sequence[_Pt], start_ms: int, end_ms: int, load: float, driving: bool
-) -> TruckTrack:
+def _track(path: Sequence[_Pt], start_ms: int, end_ms: int, load: float, driving: bool) -> TruckTrack:
     pts = tuple(path)
     cum = [0.0]
     for a, b in zip(pts, pts[1:], strict=False):
@@ -123,10 +122,7 @@ class ModelView:
         self.to_ms = to_ms
         self.hazards = hazards
         self.machines = {
-            m.id: MachineTrack(m.id, f.id)
-            for f in complex_.factories.values()
-            for ln in f.lines
-            for m in ln.machines
+            m.id: MachineTrack(m.id, f.id) for f in complex_.factories.values() for ln in f.lines for m in ln.machines
         }
         self._factory_machines: dict[str, list[MachineTrack]] = {}
         for t in self.machines.values():
@@ -141,9 +137,7 @@ class ModelView:
         self.events = 0
         self._on_disaster = on_disaster
 
-    def set_roads(
-        self, places: dict[str, _Pt], route: Callable[[str, str], Sequence[_Pt]] | None
-    ) -> None:
+    def set_roads(self, places: dict[str, _Pt], route: Callable[[str, str], Sequence[_Pt]] | None) -> None:
         """Where places are and how trucks drive between them (from the model's road network)."""
         self._places = dict(places)
         self._route = route
@@ -153,7 +147,7 @@ class ModelView:
     def __call__(self, e: object) -> None:
         kind = getattr(e, "kind", None)
         source = getattr(e, "source", "")
-        data = getattr(e, "data", {})
+        data: Mapping[str, Any] = getattr(e, "data", {})
         ts = self.to_ms(getattr(e, "time", 0.0))
         self.events += 1
         if kind == "machine.state":
@@ -184,23 +178,23 @@ class ModelView:
         power = 0.0 if self.hazards.power_cut(t.factory, ts) else t.model_power_kw
         t.enter(state, power, ts)
 
-    def _truck_move(self, truck: str, data: dict[str, object], ts: int) -> None:
+    def _truck_move(self, truck: str, data: Mapping[str, Any], ts: int) -> None:
         origin, dest = str(data["origin"]), str(data["destination"])
-        eta_ms = self.to_ms(float(data["eta"]))  # type: ignore[arg-type]
+        eta_ms = self.to_ms(float(data["eta"]))
         path: Sequence[_Pt] = self._route(origin, dest) if self._route is not None else ()
         if not path:
             path = [p for p in (self._places.get(origin), self._places.get(dest)) if p is not None]
         if not path:
             return
-        self.trucks[truck] = _track(path, ts, eta_ms, float(data.get("load", 0)), True)  # type: ignore[arg-type]
+        self.trucks[truck] = _track(path, ts, eta_ms, float(data.get("load", 0)), True)
 
-    def _disaster(self, data: dict[str, object], ts: int) -> None:
+    def _disaster(self, data: Mapping[str, Any], ts: int) -> None:
         phase = data.get("phase")
         did = str(data.get("id"))
         kind = str(data.get("kind"))
-        facs = tuple(data.get("factories") or ())  # type: ignore[arg-type]
+        facs: tuple[str, ...] = tuple(data.get("factories") or ())
         if phase == "start":
-            self.hazards.start(did, kind, tuple(data.get("zones") or ()), facs, ts)  # type: ignore[arg-type]
+            self.hazards.start(did, kind, tuple(data.get("zones") or ()), facs, ts)
         elif phase == "contained":
             self.hazards.contain(did, ts)
         if kind == "power_outage" and phase in ("start", "contained"):
