@@ -62,8 +62,7 @@ def tahu_node_modules() -> Path:
             npm = shutil.which("npm")
             if npm is None or shutil.which("node") is None:
                 pytest.fail(
-                    "Node.js and npm are needed for the Eclipse Tahu edge node test: "
-                    "apt-get install -y nodejs npm"
+                    "Node.js and npm are needed for the Eclipse Tahu edge node test: apt-get install -y nodejs npm"
                 )
             proc = subprocess.run(
                 [
@@ -81,9 +80,7 @@ def tahu_node_modules() -> Path:
                 timeout=600,
             )
             if proc.returncode != 0 or not marker.exists():
-                pytest.fail(
-                    f"npm install sparkplug-client@{TAHU_VERSION} failed:\n{proc.stderr[-3000:]}"
-                )
+                pytest.fail(f"npm install sparkplug-client@{TAHU_VERSION} failed:\n{proc.stderr[-3000:]}")
     return prefix / "node_modules"
 
 
@@ -110,9 +107,7 @@ def pysparkplug_path() -> Path:
                 timeout=600,
             )
             if proc.returncode != 0 or not marker.exists():
-                pytest.fail(
-                    f"pip install pysparkplug=={PYSPARKPLUG_VERSION} failed:\n{proc.stderr[-3000:]}"
-                )
+                pytest.fail(f"pip install pysparkplug=={PYSPARKPLUG_VERSION} failed:\n{proc.stderr[-3000:]}")
     return target
 
 
@@ -149,13 +144,9 @@ class Peer:
             while sum(e["event"] == event for e in self.events) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(
-                        f"peer sent no {event!r} x{count} in {timeout} s: {self.events[-5:]}"
-                    )
+                    raise AssertionError(f"peer sent no {event!r} x{count} in {timeout} s: {self.events[-5:]}")
                 if self._eof:
-                    raise AssertionError(
-                        f"peer exited {self.proc.poll()} before {event!r}: {self.events[-5:]}"
-                    )
+                    raise AssertionError(f"peer exited {self.proc.poll()} before {event!r}: {self.events[-5:]}")
                 self._cond.wait(min(left, 0.5))
             return [e for e in self.events if e["event"] == event]
 
@@ -200,9 +191,7 @@ class TwinProc:
 
     def health(self) -> dict[str, Any]:
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{self.http_port}/health", timeout=2
-            ) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=2) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as e:
             return json.loads(e.read())
@@ -265,9 +254,7 @@ class Watcher:
             self.messages.append((msg.topic, bytes(msg.payload), bool(msg.retain)))
             self._cond.notify_all()
 
-    def wait(
-        self, predicate: Callable[[str, bytes], bool], timeout: float = 30
-    ) -> tuple[str, bytes]:
+    def wait(self, predicate: Callable[[str, bytes], bool], timeout: float = 30) -> tuple[str, bytes]:
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -295,3 +282,129 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.2)
+
+
+class _LoopThread:
+    """An asyncio loop on a daemon thread, for servers driven from a synchronous test."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def call(self, coro: Any, timeout: float = 30) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+
+
+class OpcUaServer:
+    """An asyncua server with one variable per name, values written with source timestamps."""
+
+    NAMESPACE = "urn:twin:test:plant"
+
+    def __init__(self, port: int, variables: dict[str, tuple[str, Any]]):
+        self.port = port
+        self.variables = variables  # name -> (VariantType name, initial value)
+        self.endpoint = f"opc.tcp://127.0.0.1:{port}/twin/"
+        self._rt = _LoopThread()
+        self.server: Any = None
+        self.nodes: dict[str, Any] = {}
+
+    def start(self, initial: dict[str, tuple[Any, int]] | None = None) -> OpcUaServer:
+        """Start; ``initial`` gives (value, source ts ms) per variable to hold before anyone subscribes."""
+        self._rt.call(self._start(initial or {}))
+        return self
+
+    async def _start(self, initial: dict[str, tuple[Any, int]]) -> None:
+        from asyncua import Server, ua
+
+        server = Server()
+        await server.init()
+        server.set_endpoint(self.endpoint)
+        idx = await server.register_namespace(self.NAMESPACE)
+        for name, (vtype, value) in self.variables.items():
+            var = await server.nodes.objects.add_variable(
+                ua.NodeId(name, idx), name, ua.Variant(value, getattr(ua.VariantType, vtype))
+            )
+            self.nodes[name] = var
+        await server.start()
+        self.server = server
+        for name, (value, ts) in initial.items():
+            await self._write(name, value, ts)
+
+    async def _write(self, name: str, value: Any, ts_ms: int) -> None:
+        from datetime import UTC, datetime
+
+        from asyncua import ua
+
+        dt = datetime.fromtimestamp(ts_ms / 1000, UTC)
+        vtype = getattr(ua.VariantType, self.variables[name][0])
+        dv = ua.DataValue(ua.Variant(value, vtype), SourceTimestamp=dt, ServerTimestamp=dt)
+        await self.server.write_attribute_value(self.nodes[name].nodeid, dv)
+
+    def write(self, name: str, value: Any, ts_ms: int) -> None:
+        self._rt.call(self._write(name, value, ts_ms))
+
+    def monitored_items(self) -> int:
+        """Monitored items of every subscription on the server (a client is subscribed when > 0)."""
+        subs = self.server.iserver.subscription_service.subscriptions.values()
+        return sum(len(s.monitored_item_srv._monitored_items) for s in subs)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self._rt.call(self.server.stop())
+            self.server = None
+
+    def close(self) -> None:
+        self.stop()
+        self._rt.close()
+
+
+class ModbusServer:
+    """A pymodbus TCP server, unit 1, with separate coil, discrete, holding and input tables."""
+
+    FUNCTION = {"coil": 1, "discrete": 2, "holding": 3, "input": 4}
+
+    def __init__(self, port: int, size: int = 64):
+        self.port = port
+        self.size = size
+        self._rt = _LoopThread()
+        self.server: Any = None
+        self._task: Any = None
+
+    def start(self) -> ModbusServer:
+        self._rt.call(self._start())
+        return self
+
+    async def _start(self) -> None:
+        import asyncio
+
+        from pymodbus.server import ModbusTcpServer
+        from pymodbus.simulator import DataType, SimData, SimDevice
+
+        bits = [SimData(0, count=self.size, values=False, datatype=DataType.BITS)]
+        regs = [SimData(0, count=self.size, values=0, datatype=DataType.REGISTERS)]
+        device = SimDevice(id=1, simdata=(bits, list(bits), regs, list(regs)))
+        self.server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
+        self._task = asyncio.get_running_loop().create_task(self.server.serve_forever())
+        for _ in range(100):
+            if self.server.is_active():
+                return
+            await asyncio.sleep(0.05)
+
+    def set(self, table: str, address: int, values: list[int] | list[bool]) -> None:
+        self._rt.call(self.server.async_setValues(1, self.FUNCTION[table], address, values))
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self._rt.call(self.server.shutdown())
+            self.server = None
+
+    def close(self) -> None:
+        self.stop()
+        self._rt.close()
