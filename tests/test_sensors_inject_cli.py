@@ -176,7 +176,6 @@ def test_model_fleet_takes_injections_over_mqtt_and_survives_hostile_ones(mosqui
         )
         assert refused.returncode == 1 and "unknown zone 'Q'" in refused.stderr
         # the real thing
-        t_cmd = now_ms()
         ok = subprocess.run(
             [
                 *_twin(),
@@ -206,7 +205,6 @@ def test_model_fleet_takes_injections_over_mqtt_and_survives_hostile_ones(mosqui
         if fleet.poll() is None:
             fleet.kill()
         events.close()
-    assert t_cmd > 0
     readings = read_record(record)
     # what the broker took passes the ingest's codec
     codec = Codec(tiny)
