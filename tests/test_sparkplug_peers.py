@@ -4,6 +4,7 @@ pysparkplug (Python), through a real Mosquitto, into a real historian."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +190,7 @@ def test_pysparkplug_edge_node_killed_then_clean_disconnect(mosquitto, tmp_path)
     watcher = Watcher(mosquitto.url, "twin/v1/+/+/status")
     twin, hist = start_twin(mosquitto, tmp_path, "PyPlant", "py-gw")
     try:
-        node = Peer(["python3", script, *args, "kill"], env, tmp_path / "py1.log")
+        node = Peer([sys.executable, script, *args, "kill"], env, tmp_path / "py1.log")
         node.wait_for("done")
         want = expected(node.events)
         got = wait_stored(hist, want, "every metric value")
@@ -202,7 +203,7 @@ def test_pysparkplug_edge_node_killed_then_clean_disconnect(mosquitto, tmp_path)
 
         # a second process: bdSeq starts again at 0; its clean NDEATH carries bdSeq 1 (the next
         # session's number), which still ends this session
-        node = Peer(["python3", script, *args, "clean"], env, tmp_path / "py2.log")
+        node = Peer([sys.executable, script, *args, "clean"], env, tmp_path / "py2.log")
         node.wait_for("disconnected")
         want2 = expected(node.events)
         got = wait_stored(hist, want2, "the new session")
