@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from twin.errors import TwinError
 
 if TYPE_CHECKING:
-    from twin.model import Complex, Position
+    from twin.model import Complex, Position, RateRule, ThresholdRule
 
 __all__ = ["ModelReferenceError", "check_complex"]
 
@@ -156,7 +156,11 @@ def _check_alarms(c: Complex, sensor_ids: set[str]) -> None:
     """Alarm rules name sensors that exist; one rule per sensor and alarm type."""
     a = c.alarms
     seen: dict[tuple[str, str], tuple[str | int, ...]] = {}
-    for section, rules in (("thresholds", a.thresholds), ("rates", a.rates)):
+    sections: tuple[tuple[str, tuple[ThresholdRule | RateRule, ...]], ...] = (
+        ("thresholds", a.thresholds),
+        ("rates", a.rates),
+    )
+    for section, rules in sections:
         for i, r in enumerate(rules):
             path: tuple[str | int, ...] = ("alarms", section, i)
             if r.sensor not in sensor_ids:

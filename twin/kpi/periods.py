@@ -92,8 +92,8 @@ class SiteCalendar:
     def shift(self, ts_ms: int) -> Period | None:
         """The shift running at ``ts_ms`` (the latest-started one if shifts overlap), or None."""
         if not self._shifts:
-            d = self.day(ts_ms)
-            return Period("shift", "day", d.start_ms, d.end_ms)
+            whole = self.day(ts_ms)
+            return Period("shift", "day", whole.start_ms, whole.end_ms)
         d = self._local_date(ts_ms)
         best: Period | None = None
         for day in (d - timedelta(days=1), d):

@@ -173,7 +173,7 @@ class LiveService:
         for msg in batch:
             topic = msg._topic.decode("utf-8", "replace") if isinstance(msg._topic, bytes) else str(msg.topic)
             if topic.endswith("/telemetry"):
-                d = self.codec.decode(topic, msg.payload, now)
+                d = self.codec.decode(topic, bytes(msg.payload), now)
                 readings.extend(d.readings)
                 self.stats["rejected"] += len(d.rejections)
                 continue
@@ -182,7 +182,7 @@ class LiveService:
                 events += self._feed(readings, now)
                 readings = []
             try:
-                events += self._command(topic, msg.payload, now, replies)
+                events += self._command(topic, bytes(msg.payload), now, replies)
             except Exception:  # a bug must not turn one command into a crash loop
                 log.exception("alarm command on %s failed", topic[:120])
         if readings:
