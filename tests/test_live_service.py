@@ -282,3 +282,23 @@ def test_sigterm_stops_cleanly(rig) -> None:
 def watcher_url(w: Watcher) -> str:
     host, port = w.client.host, w.client.port
     return f"mqtt://{host}:{port}"
+
+
+def test_alarm_client_for_dashboards(rig, mosquitto) -> None:
+    from twin.alarms.client import AlarmClient
+    from twin.urls import parse_broker_url
+
+    live, watcher, pub = rig
+    pub.readings([now_reading("alpha-f1-smoke", 3.0)])
+    smoke = event(watcher, "raised", "smoke")["alarm"]
+    url = parse_broker_url(mosquitto.url)
+    with AlarmClient(url, owner="beta-chem") as other, AlarmClient(url, owner="alpha-elec") as mine:
+        assert other.acknowledge(smoke["id"], "mallory")["error"] == "unknown_alarm"
+        assert mine.comment(smoke["id"], "kim", "on it")["ok"] is True
+        assert mine.acknowledge(smoke["id"], "kim")["ok"] is True
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not mine.open_alarms().get("alpha-elec"):
+            time.sleep(0.05)
+        (only,) = mine.open_alarms()["alpha-elec"]
+        assert (only["id"], only["acked_by"], only["comments"][0]["text"]) == (smoke["id"], "kim", "on it")
+        assert "alpha-elec" not in other.open_alarms()  # a tenant's client sees its own list only
