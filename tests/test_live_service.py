@@ -296,9 +296,7 @@ def test_alarm_client_for_dashboards(rig, mosquitto) -> None:
         assert other.acknowledge(smoke["id"], "mallory")["error"] == "unknown_alarm"
         assert mine.comment(smoke["id"], "kim", "on it")["ok"] is True
         assert mine.acknowledge(smoke["id"], "kim")["ok"] is True
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not mine.open_alarms().get("alpha-elec"):
-            time.sleep(0.05)
+        # the open list is published before the reply: it is already up to date
         (only,) = mine.open_alarms()["alpha-elec"]
         assert (only["id"], only["acked_by"], only["comments"][0]["text"]) == (smoke["id"], "kim", "on it")
         assert "alpha-elec" not in other.open_alarms()  # a tenant's client sees its own list only

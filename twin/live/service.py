@@ -266,13 +266,14 @@ class LiveService:
             # durable first, then visible, then acknowledged
             self.journal.append(events)
             self._publish_events(events)
-            for topic, payload in replies:
-                self.client.publish(topic, payload, qos=1)
             dirty = self.twin.take_dirty_owners()
             if not first_publish_done and self._subscribed.is_set():
                 dirty |= set(self.twin.owners())  # overwrite whatever an earlier run left retained
             if dirty:
                 self._publish_open(dirty, now)
+            # replies last: a console that gets its reply already has the updated open list
+            for topic, payload in replies:
+                self.client.publish(topic, payload, qos=1)
             for msg in batch:
                 if msg.qos > 0:
                     self.client.ack(msg.mid, msg.qos)
