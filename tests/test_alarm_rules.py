@@ -370,3 +370,15 @@ def test_power_outage_of_one_whole_factory() -> None:
     run(e, [("alpha-smt-power", 0, 8.0), ("alpha-aoi-power", 0, 3.0)])
     assert of(run(e, [("alpha-smt-power", 1, 0.0)]), "power_outage") == []
     assert of(run(e, [("alpha-aoi-power", 3, 0.0)]), "power_outage") == [(True, 3)]
+
+
+def test_outage_seeded_after_a_restart_stays_while_machines_are_dark() -> None:
+    e = outage_engine()
+    e.seed_active([("A", "power_outage")])  # the journal said: outage in zone A
+    out = run(e, [("alpha-smt-power", 0, 0.0), ("alpha-aoi-power", 0, 0.0)])
+    polled: list[Transition] = []
+    e.poll(ms(120), lambda s: None, polled)
+    assert of(out + polled, "power_outage") == []  # still dark: not cleared
+    out = run(e, [("alpha-smt-power", 130, 8.0), ("alpha-aoi-power", 130, 3.0)])
+    e.poll(ms(161), lambda s: None, polled)
+    assert of(polled, "power_outage") == [(False, 160)]

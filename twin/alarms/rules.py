@@ -462,7 +462,10 @@ class PowerOutageCheck:
         if has:
             if self.lost_at.pop(machine, None) is None:
                 return None
-        elif was and not self.planned_off(machine, ts):
+        elif (was or (was is None and self.deb.active)) and not self.planned_off(machine, ts):
+            # dark after being powered; or first seen dark during an outage (after a restart)
+            if machine in self.lost_at:
+                return None
             self.lost_at[machine] = ts
         else:
             return None
