@@ -9,9 +9,10 @@
    (one row per reading, same ``synchronous=FULL`` commit per batch, no rollups); for
    InfluxDB the bare v1 ``/write`` of the same raw points (no rollups).
 2. Query latency: ``--hours`` (24) of 1 Hz data for ``--sensors`` (300) sensors is
-   loaded into each backend; then one sensor's full range is queried ``--queries``
-   times at raw resolution (``query``), 1-minute and 1-hour windows
-   (``query_windows``); p50 and p95 in ms.
+   loaded into each backend; then a random sensor's full range is queried
+   ``--queries`` times at raw resolution (``query``), 1-minute and 1-hour windows
+   (``query_windows``), and at 1 minute over a range whose ends both fall inside a
+   minute (``1m_edges``: the edge windows come from raw readings); p50 and p95 in ms.
 
 The last line printed is one JSON object (with ``--json``); the keys other tools read
 are ``sqlite.write_per_s``, ``influxdb.write_per_s`` and
@@ -50,9 +51,7 @@ def sensor_ids(n: int) -> list[str]:
     return [f"zone-{chr(97 + i % 4)}-line{i // 4 % 8}-s{i:03d}" for i in range(n)]
 
 
-def batches(
-    sensors: list[str], start_ms: int, batch: int, seconds: int | None = None
-) -> Iterator[list[Reading]]:
+def batches(sensors: list[str], start_ms: int, batch: int, seconds: int | None = None) -> Iterator[list[Reading]]:
     """1 Hz readings of every sensor in time order, cut into batches."""
     out: list[Reading] = []
     t = start_ms
@@ -118,19 +117,20 @@ def percentile(values: list[float], q: float) -> float:
 def query_latencies(
     h: Historian, sensors: list[str], since: int, until: int, n: int, seed: int
 ) -> dict[str, list[float]]:
+    """ms per query: raw, 1-minute and 1-hour windows over [since, until), and 1-minute
+    windows over a range whose both ends fall inside a minute ("1m_edges")."""
     rnd = random.Random(seed)
-    out: dict[str, list[float]] = {"raw": [], "1m": [], "1h": []}
-    expect = {
-        "raw": (until - since) // 1000,
-        "1m": (until - since) // MINUTE_MS,
-        "1h": (until - since) // HOUR_MS,
-    }
+    out: dict[str, list[float]] = {"raw": [], "1m": [], "1h": [], "1m_edges": []}
+    span = until - since
+    expect = {"raw": span // 1000, "1m": span // MINUTE_MS, "1h": span // HOUR_MS, "1m_edges": span // MINUTE_MS}
     for _ in range(n):
         sid = rnd.choice(sensors)
+        head, tail = rnd.randrange(1000, 59_000, 1000), rnd.randrange(1000, 59_000, 1000)
         for name, call in (
             ("raw", lambda sid=sid: h.query([sid], since, until)),
             ("1m", lambda sid=sid: h.query_windows([sid], since, until, MINUTE_MS)),
             ("1h", lambda sid=sid: h.query_windows([sid], since, until, HOUR_MS)),
+            ("1m_edges", lambda sid=sid, a=head, b=tail: h.query_windows([sid], since + a, until - b, MINUTE_MS)),
         ):
             t0 = time.perf_counter()
             got = call()
@@ -143,16 +143,12 @@ def query_latencies(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sensors", type=int, default=300)
-    ap.add_argument(
-        "--hours", type=int, default=24, help="1 Hz data loaded for the query benchmark"
-    )
+    ap.add_argument("--hours", type=int, default=24, help="1 Hz data loaded for the query benchmark")
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--runs", type=int, default=5, help="write-throughput runs (median reported)")
     ap.add_argument("--write-batches", type=int, default=60, help="batches per write run")
     ap.add_argument("--queries", type=int, default=30, help="queries per resolution and backend")
-    ap.add_argument(
-        "--workdir", type=Path, default=None, help="keep files here (default: a temp dir)"
-    )
+    ap.add_argument("--workdir", type=Path, default=None, help="keep files here (default: a temp dir)")
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = ap.parse_args()
 
@@ -192,8 +188,7 @@ def main() -> None:
             rates["influxdb_baseline"].append(timed_writes(raw_influx(h), todo))
             h.close()
             print(
-                f"write run {run + 1}/{args.runs}: "
-                + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()),
+                f"write run {run + 1}/{args.runs}: " + ", ".join(f"{k} {v[-1]:,.0f}/s" for k, v in rates.items()),
                 file=sys.stderr,
             )
         for backend in ("sqlite", "influxdb"):
@@ -232,12 +227,8 @@ def main() -> None:
             print(f"{backend}: loaded {n:,} readings at {n / spent:,.0f}/s", file=sys.stderr)
         for backend, h in stores.items():
             lat = query_latencies(h, sensors, since, until, args.queries, seed=1)
-            results[backend]["query_p50_ms"] = {
-                k: round(percentile(v, 0.5), 1) for k, v in lat.items()
-            }
-            results[backend]["query_p95_ms"] = {
-                k: round(percentile(v, 0.95), 1) for k, v in lat.items()
-            }
+            results[backend]["query_p50_ms"] = {k: round(percentile(v, 0.5), 1) for k, v in lat.items()}
+            results[backend]["query_p95_ms"] = {k: round(percentile(v, 0.95), 1) for k, v in lat.items()}
             h.close()
     finally:
         server.stop()
@@ -274,7 +265,7 @@ def main() -> None:
         ("  ratio to baseline", s["write_ratio_to_baseline"], i["write_ratio_to_baseline"]),
         ("load readings/s", s["load_per_s"], i["load_per_s"]),
     ]
-    for level in ("raw", "1m", "1h"):
+    for level in ("raw", "1m", "1m_edges", "1h"):
         rows.append((f"query {level} p50 ms", s["query_p50_ms"][level], i["query_p50_ms"][level]))
         rows.append((f"query {level} p95 ms", s["query_p95_ms"][level], i["query_p95_ms"][level]))
     for label, a, b in rows:

@@ -27,9 +27,7 @@ from twin.historian.influx_url import parse_influx_url
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict = COMPOSE["services"]
-OUR_SERVICES = {
-    name: s for name, s in SERVICES.items() if str(s.get("image", "")).startswith("sandan-twin:")
-}
+OUR_SERVICES = {name: s for name, s in SERVICES.items() if str(s.get("image", "")).startswith("sandan-twin:")}
 SECRET = re.compile(r"PASSWORD|TOKEN|SECRET", re.I)
 VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
@@ -76,24 +74,18 @@ def test_every_service_has_a_health_check_and_a_restart_policy(name):
     svc = SERVICES[name]
     test = svc.get("healthcheck", {}).get("test")
     assert test and test[0] in ("CMD", "CMD-SHELL") and len(test) > 1, f"{name} has no health check"
-    assert svc.get("restart") in {"always", "unless-stopped", "on-failure"}, (
-        f"{name} does not restart"
-    )
+    assert svc.get("restart") in {"always", "unless-stopped", "on-failure"}, f"{name} does not restart"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_every_image_is_pinned_to_a_version(name):
     image = substitute(SERVICES[name]["image"], env_example())
     repo, _, tag = image.rpartition(":")
-    assert repo and re.fullmatch(r"\d+\.\d+\.\d+([-.][\w.]+)?", tag), (
-        f"{name}: {image} is not pinned"
-    )
+    assert repo and re.fullmatch(r"\d+\.\d+\.\d+([-.][\w.]+)?", tag), f"{name}: {image} is not pinned"
 
 
 def test_our_image_version_is_the_package_version():
-    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(
-        1
-    )
+    version = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)
     assert env_example()["TWIN_VERSION"] == version
     assert f"${{TWIN_VERSION:-{version}}}" in OUR_SERVICES["ingest"]["image"]
 
@@ -106,15 +98,11 @@ def test_every_secret_comes_from_the_env_file():
         for key, value in env.items():
             if SECRET.search(key):
                 m = VAR.fullmatch(str(value))
-                assert m and m.group("op") == ":?", (
-                    f"{name}.{key} must be ${{VAR:?...}} from .env, got {value!r}"
-                )
+                assert m and m.group("op") == ":?", f"{name}.{key} must be ${{VAR:?...}} from .env, got {value!r}"
                 assert m.group("name") in example, f"{m.group('name')} missing from .env.example"
     for text in all_strings(COMPOSE):
         for m in VAR.finditer(text):
-            assert m.group("name") in example, (
-                f"${{{m.group('name')}}} is used but not in .env.example"
-            )
+            assert m.group("name") in example, f"${{{m.group('name')}}} is used but not in .env.example"
             if SECRET.search(m.group("name")):
                 assert m.group("op") == ":?", f"secret {m.group('name')} must not have a default"
 
@@ -122,9 +110,7 @@ def test_every_secret_comes_from_the_env_file():
 def test_env_example_secrets_are_placeholders():
     for key, value in env_example().items():
         if SECRET.search(key):
-            assert value.startswith("CHANGE_ME"), (
-                f"{key} in .env.example must be a CHANGE_ME placeholder"
-            )
+            assert value.startswith("CHANGE_ME"), f"{key} in .env.example must be a CHANGE_ME placeholder"
 
 
 def test_stack_resolves_with_the_example_env():
@@ -150,18 +136,9 @@ def test_data_lives_in_named_volumes():
             else:
                 assert source in declared, f"{name}: volume {source} is not declared"
         if name in data_dirs:
-            named = {
-                m.split(":")[1]: m.split(":")[0]
-                for m in svc["volumes"]
-                if not m.startswith((".", "/"))
-            }
+            named = {m.split(":")[1]: m.split(":")[0] for m in svc["volumes"] if not m.startswith((".", "/"))}
             assert data_dirs[name] in named, f"{name}: {data_dirs[name]} must be a named volume"
-    used = {
-        m.split(":")[0]
-        for s in SERVICES.values()
-        for m in s.get("volumes", [])
-        if not m.startswith((".", "/"))
-    }
+    used = {m.split(":")[0] for s in SERVICES.values() for m in s.get("volumes", []) if not m.startswith((".", "/"))}
     assert used == declared
 
 
@@ -172,11 +149,7 @@ def test_simulated_fleet_is_behind_a_profile():
 
 def test_mosquitto_has_persistence_passwords_and_acl_and_no_anonymous():
     conf = (ROOT / "docker/mosquitto/mosquitto.conf").read_text()
-    lines = {
-        ln.split()[0]: ln.split(None, 1)[1]
-        for ln in conf.splitlines()
-        if ln.strip() and not ln.startswith("#")
-    }
+    lines = {ln.split()[0]: ln.split(None, 1)[1] for ln in conf.splitlines() if ln.strip() and not ln.startswith("#")}
     assert lines["persistence"] == "true"
     assert lines["allow_anonymous"] == "false"
     assert lines["password_file"] == "/mosquitto/secrets/passwd"
@@ -191,14 +164,9 @@ def test_mosquitto_has_persistence_passwords_and_acl_and_no_anonymous():
         assert var in script
     # each of our services logs in as a user the ACL knows, with that user's password variable
     for s in OUR_SERVICES.values():
-        user = re.match(r"mqtt://([\w-]+)@mosquitto:1883$", s["environment"]["TWIN_BROKER"]).group(
-            1
-        )
+        user = re.match(r"mqtt://([\w-]+)@mosquitto:1883$", s["environment"]["TWIN_BROKER"]).group(1)
         assert user in acl_users
-        assert (
-            f"TWIN_MQTT_{user.removeprefix('twin-').upper()}_PASSWORD"
-            in s["environment"]["TWIN_MQTT_PASSWORD"]
-        )
+        assert f"TWIN_MQTT_{user.removeprefix('twin-').upper()}_PASSWORD" in s["environment"]["TWIN_MQTT_PASSWORD"]
 
 
 def test_influxdb_is_set_up_from_the_env_file():
@@ -206,10 +174,7 @@ def test_influxdb_is_set_up_from_the_env_file():
     assert env["DOCKER_INFLUXDB_INIT_MODE"] == "setup"
     for key in ("USERNAME", "PASSWORD", "ORG", "BUCKET", "ADMIN_TOKEN", "RETENTION"):
         assert VAR.fullmatch(env[f"DOCKER_INFLUXDB_INIT_{key}"]), key
-    assert (
-        env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"]
-        == OUR_SERVICES["ingest"]["environment"]["INFLUXDB_TOKEN"]
-    )
+    assert env["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == OUR_SERVICES["ingest"]["environment"]["INFLUXDB_TOKEN"]
 
 
 def test_our_services_run_real_twin_commands(monkeypatch):
@@ -272,25 +237,19 @@ def _sh(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 def test_mosquitto_entrypoint_refuses_placeholders_and_empty_passwords():
-    good = {
-        f"TWIN_MQTT_{u}_PASSWORD": "s3cret" for u in ("INGEST", "SENSORS", "DASHBOARD", "HEALTH")
-    }
+    good = {f"TWIN_MQTT_{u}_PASSWORD": "s3cret" for u in ("INGEST", "SENSORS", "DASHBOARD", "HEALTH")}
     r = _sh(
         "docker/mosquitto/entrypoint.sh",
         {**good, "TWIN_MQTT_SENSORS_PASSWORD": "CHANGE_ME-sensors"},
     )
-    assert (
-        r.returncode == 2 and "TWIN_MQTT_SENSORS_PASSWORD still holds the placeholder" in r.stderr
-    )
+    assert r.returncode == 2 and "TWIN_MQTT_SENSORS_PASSWORD still holds the placeholder" in r.stderr
     r = _sh("docker/mosquitto/entrypoint.sh", {k: v for k, v in good.items() if "HEALTH" not in k})
     assert r.returncode == 2 and "TWIN_MQTT_HEALTH_PASSWORD is empty" in r.stderr
     assert "s3cret" not in r.stderr
 
 
 def test_twin_entrypoint_refuses_placeholders_and_runs_twin():
-    r = _sh(
-        "docker/twin-entrypoint.sh", {"INFLUXDB_TOKEN": "CHANGE_ME-influxdb-token"}, "--version"
-    )
+    r = _sh("docker/twin-entrypoint.sh", {"INFLUXDB_TOKEN": "CHANGE_ME-influxdb-token"}, "--version")
     assert r.returncode == 2 and "INFLUXDB_TOKEN still holds the placeholder" in r.stderr
     r = _sh("docker/twin-entrypoint.sh", {"INFLUXDB_TOKEN": "real"}, "--version")
     assert r.returncode == 0, r.stderr

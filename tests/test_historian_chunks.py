@@ -28,9 +28,7 @@ def test_group_sorts_and_keeps_the_last_duplicate():
 
 
 def test_group_drops_readings_older_than_the_horizon():
-    batch, dropped = group_batch(
-        [Reading("a", 5, 1.0), Reading("b", 1, 1.0), Reading("a", 50, 2.0)], min_ts_ms=10
-    )
+    batch, dropped = group_batch([Reading("a", 5, 1.0), Reading("b", 1, 1.0), Reading("a", 50, 2.0)], min_ts_ms=10)
     assert dropped == 2
     assert batch.names == ["a"] and batch.ts.tolist() == [50]
 

@@ -90,10 +90,7 @@ def make(request: pytest.FixtureRequest, tmp_path) -> Iterator[Factory]:
     if kind == "influxdb-2":
         missing = [v for v in INFLUX2_VARS if not os.environ.get(v)]
         if missing:
-            pytest.skip(
-                f"InfluxDB 2.x contract runs only when {', '.join(missing)} are set "
-                "(see docs/historian.md)"
-            )
+            pytest.skip(f"InfluxDB 2.x contract runs only when {', '.join(missing)} are set (see docs/historian.md)")
         gen = _influx2_factory(request)
         base = next(gen)
     elif kind == "influxdb-1.6.7":
@@ -119,9 +116,7 @@ def make(request: pytest.FixtureRequest, tmp_path) -> Iterator[Factory]:
             clock: Callable[[], int] = now_ms,
             name: str | None = None,
         ):
-            return SqliteHistorian(
-                tmp_path / f"{name or next(counter)}.db", retention=retention, clock=clock
-            )
+            return SqliteHistorian(tmp_path / f"{name or next(counter)}.db", retention=retention, clock=clock)
 
     def factory(*args, **kwargs) -> Historian:
         h = base(*args, **kwargs)
@@ -165,18 +160,12 @@ def reference_windows(
         for start in sorted(groups):
             pts = sorted(groups[start])
             vals = [v for _, v in pts]
-            out.append(
-                Window(
-                    sid, start, sum(vals) / len(vals), min(vals), max(vals), pts[-1][1], len(vals)
-                )
-            )
+            out.append(Window(sid, start, sum(vals) / len(vals), min(vals), max(vals), pts[-1][1], len(vals)))
     return out
 
 
 def assert_windows_equal(got: list[Window], want: list[Window]) -> None:
-    assert [(w.sensor_id, w.start_ms, w.count) for w in got] == [
-        (w.sensor_id, w.start_ms, w.count) for w in want
-    ]
+    assert [(w.sensor_id, w.start_ms, w.count) for w in got] == [(w.sensor_id, w.start_ms, w.count) for w in want]
     for g, w in zip(got, want, strict=True):
         assert (g.min, g.max, g.last) == (w.min, w.max, w.last), (g, w)
         assert math.isclose(g.mean, w.mean, rel_tol=1e-9, abs_tol=1e-9), (g, w)
@@ -238,9 +227,7 @@ EVERY = [1000, 15_000, MINUTE_MS, 90_000, 5 * MINUTE_MS, HOUR_MS, 2 * HOUR_MS, D
 @pytest.fixture
 def loaded(h: Historian) -> tuple[Historian, list[Reading], int]:
     base = day_base()
-    readings = make_series("s1", base + 1000, 3 * 3600 + 1234) + make_series(
-        "s2", base, 2 * 3600, step_ms=7000, seed=2
-    )
+    readings = make_series("s1", base + 1000, 3 * 3600 + 1234) + make_series("s2", base, 2 * 3600, step_ms=7000, seed=2)
     for i in range(0, len(readings), 5000):
         h.store(readings[i : i + 5000])
     return h, readings, base
@@ -286,9 +273,7 @@ def test_gaps_give_no_windows(loaded):
 
 def test_out_of_order_and_duplicate_writes(make: Factory):
     base = day_base()
-    readings = make_series("s", base, 2 * 3600, gaps=False) + make_series(
-        "t", base, 3600, step_ms=3000, gaps=False
-    )
+    readings = make_series("s", base, 2 * 3600, gaps=False) + make_series("t", base, 3600, step_ms=3000, gaps=False)
     shuffled = readings[:]
     random.Random(7).shuffle(shuffled)
     h = make()
@@ -327,9 +312,7 @@ def test_changed_value_last_write_wins_everywhere(h: Historian):
     readings = [Reading("s", base + i * 1000, 10.0) for i in range(120)]
     h.store(readings)
     h.store([Reading("s", base + 30_000, 500.0), Reading("s", base + 119_000, -3.0)])
-    h.store(
-        [Reading("s", base + 31_000, 7.0), Reading("s", base + 31_000, 8.0)]
-    )  # same batch: the last wins
+    h.store([Reading("s", base + 31_000, 7.0), Reading("s", base + 31_000, 8.0)])  # same batch: the last wins
     final = readings + [
         Reading("s", base + 30_000, 500.0),
         Reading("s", base + 119_000, -3.0),
@@ -350,9 +333,7 @@ def test_changed_value_last_write_wins_everywhere(h: Historian):
 
 def test_large_batch(h: Historian):
     base = day_base()
-    readings = [
-        Reading(f"m{i % 50:02d}", base + (i // 50) * 1000, float(i % 977)) for i in range(60_000)
-    ]
+    readings = [Reading(f"m{i % 50:02d}", base + (i // 50) * 1000, float(i % 977)) for i in range(60_000)]
     h.store(readings)
     counts = h.counts()
     assert len(counts) == 50 and set(counts.values()) == {1200}
@@ -386,9 +367,7 @@ def test_latest_per_sensor_never_goes_back(h: Historian):
 def test_dead_letters_newest_first_filters_and_counts(h: Historian):
     base = day_base()
     letters = [
-        DeadLetter.make(
-            base + 1000, "twin/v1/a/b/telemetry", b'{"x":', "malformed_json", "Expecting value"
-        ),
+        DeadLetter.make(base + 1000, "twin/v1/a/b/telemetry", b'{"x":', "malformed_json", "Expecting value"),
         DeadLetter.make(
             base + 2000,
             "twin/v1/a/b/telemetry",
@@ -396,9 +375,7 @@ def test_dead_letters_newest_first_filters_and_counts(h: Historian):
             "malformed_json",
             "not UTF-8",
         ),
-        DeadLetter.make(
-            base + 3000, "twin/v1/a/c/telemetry", b'{"sensor":"q"}', "unknown_sensor", "no q", "q"
-        ),
+        DeadLetter.make(base + 3000, "twin/v1/a/c/telemetry", b'{"sensor":"q"}', "unknown_sensor", "no q", "q"),
     ]
     h.store([], letters)
     h.store([], letters[:2])  # a replayed batch: identical dead letters are stored once
@@ -450,11 +427,7 @@ HOSTILE = [
 
 def test_hostile_sensor_ids_are_stored_exactly_and_kept_apart(h: Historian):
     base = day_base()
-    readings = [
-        Reading(sid, base + j * 1000, float(i * 10 + j))
-        for i, sid in enumerate(HOSTILE)
-        for j in range(3)
-    ]
+    readings = [Reading(sid, base + j * 1000, float(i * 10 + j)) for i, sid in enumerate(HOSTILE) for j in range(3)]
     h.store(readings)
     assert h.counts() == {sid: 3 for sid in HOSTILE}
     assert set(h.latest()) == set(HOSTILE)
@@ -519,16 +492,13 @@ def test_invalid_readings_refuse_the_whole_batch(h: Historian, bad: Reading):
 def test_rollups_outlive_raw_and_queries_pick_the_coarsest_level(make: Factory):
     """Raw expires first, then 1-minute rollups; coarser windows are still served exactly."""
     now = now_ms()
-    base = (
-        now - now % HOUR_MS - 6 * HOUR_MS
-    )  # recent: inside a 1-day raw retention on the server too
+    base = now - now % HOUR_MS - 6 * HOUR_MS  # recent: inside a 1-day raw retention on the server too
     h = make(retention=Retention(raw_ms=DAY_MS, minute_ms=3 * DAY_MS, hour_ms=None))
     readings = make_series("s", base, 3 * 3600, gaps=False)
     h.store(readings)
     span = (base, base + 4 * HOUR_MS)
     expected = {
-        e: reference_windows(readings, ["s"], *span, e)
-        for e in (1000, MINUTE_MS, 5 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS)
+        e: reference_windows(readings, ["s"], *span, e) for e in (1000, MINUTE_MS, 5 * MINUTE_MS, HOUR_MS, 3 * HOUR_MS)
     }
     for every, want in expected.items():
         assert_windows_equal(h.query_windows(["s"], *span, every), want)

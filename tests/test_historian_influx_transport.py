@@ -20,8 +20,7 @@ from twin.historian.influx_transport import classify_http, go_duration_ms
         (400, b'{"error":"partial write: points beyond retention policy dropped=3"}', None),
         (
             422,
-            b'{"code":"unprocessable entity",'
-            b'"message":"partial write: points beyond retention policy dropped=1"}',
+            b'{"code":"unprocessable entity","message":"partial write: points beyond retention policy dropped=1"}',
             None,
         ),
         (

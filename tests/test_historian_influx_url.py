@@ -41,10 +41,7 @@ def test_token_file_option_and_env(tmp_path):
     f = tmp_path / "token"
     f.write_text("from-file\n")
     assert parse_influx_url(f"influxdb://h/b?org=o&token_file={f}", env={}).token == "from-file"
-    assert (
-        parse_influx_url("influxdb://h/b?org=o", env={"TWIN_INFLUXDB_TOKEN_FILE": str(f)}).token
-        == "from-file"
-    )
+    assert parse_influx_url("influxdb://h/b?org=o", env={"TWIN_INFLUXDB_TOKEN_FILE": str(f)}).token == "from-file"
     with pytest.raises(UrlError, match="cannot read token file"):
         parse_influx_url(f"influxdb://h/b?org=o&token_file={tmp_path}/missing", env={})
     (tmp_path / "empty").write_text("  \n")
@@ -53,18 +50,11 @@ def test_token_file_option_and_env(tmp_path):
 
 
 def test_v1_url_with_credentials_and_retention():
-    s = parse_influx_url(
-        "influxdb://bob:p%40ss@h:8086/plant%20db?api=v1&keep_raw=7d&keep_1m=30d", env={}
-    )
+    s = parse_influx_url("influxdb://bob:p%40ss@h:8086/plant%20db?api=v1&keep_raw=7d&keep_1m=30d", env={})
     assert (s.api, s.username, s.password, s.database) == ("v1", "bob", "p@ss", "plant db")
     assert s.retention.raw_ms == 7 * 86_400_000
     assert "p@ss" not in str(s) and "p@ss" not in repr(s)
-    assert (
-        parse_influx_url(
-            "influxdb://bob@h/db?api=v1", env={"TWIN_INFLUXDB_PASSWORD": "pw"}
-        ).password
-        == "pw"
-    )
+    assert parse_influx_url("influxdb://bob@h/db?api=v1", env={"TWIN_INFLUXDB_PASSWORD": "pw"}).password == "pw"
 
 
 @pytest.mark.parametrize(
@@ -97,9 +87,7 @@ def test_errors_never_show_the_password():
 
 def test_open_historian_dispatch(tmp_path, monkeypatch):
     monkeypatch.setenv("INFLUXDB_TOKEN", "t")
-    h = open_historian(
-        "influxdb://127.0.0.1:1/b?org=o"
-    )  # nothing is contacted before the first use
+    h = open_historian("influxdb://127.0.0.1:1/b?org=o")  # nothing is contacted before the first use
     assert type(h).__name__ == "InfluxHistorian"
     h._t.close()
     s = open_historian(f"sqlite://{tmp_path}/h.db?keep_raw=2d&keep_1m=10d")

@@ -96,13 +96,9 @@ def test_type_conflict_is_permanent(influxdb_module):
     h = open_historian(influxdb_module.url(db))
     t = recent()
     h.store([Reading("s", t, 1.0)])
-    raw_write(
-        influxdb_module, db, "twin_raw", f'reading,sensor=x value="text" {t + 3_600_000 * 24 * 10}'
-    )
+    raw_write(influxdb_module, db, "twin_raw", f'reading,sensor=x value="text" {t + 3_600_000 * 24 * 10}')
     with pytest.raises(HistorianError) as exc:
-        h.store(
-            [Reading("x", t + 3_600_000 * 24 * 10 + 1, 1.0)]
-        )  # a shard (day) where value is a string
+        h.store([Reading("x", t + 3_600_000 * 24 * 10 + 1, 1.0)])  # a shard (day) where value is a string
     assert not isinstance(exc.value, HistorianUnavailable)
     assert "field type conflict" in str(exc.value)
     h.close()
@@ -112,9 +108,7 @@ def test_points_the_server_expires_on_write_are_not_an_error(influxdb_module):
     db = influxdb_module.new_database()
     h = open_historian(influxdb_module.url(db, keep_raw="1h", keep_1m="1h", keep_1h="1h"))
     h.store([Reading("s", now_ms(), 1.0)])
-    h._t.write(
-        RAW, [f"reading,sensor=s value=1.0 {now_ms() - 5 * 3_600_000}"]
-    )  # server drops it: fine
+    h._t.write(RAW, [f"reading,sensor=s value=1.0 {now_ms() - 5 * 3_600_000}"])  # server drops it: fine
     h.close()
 
 
@@ -137,22 +131,12 @@ def test_a_window_another_writer_raced_is_settled_later(influxdb_module):
     t = recent()
     h = open_historian(influxdb_module.url(db))
     h.store([Reading("s", t, 1.0)])
-    raw_write(
-        influxdb_module, db, "twin_raw", f"reading,sensor=s value=5.0 {t + 1000}"
-    )  # the other worker
-    assert [w.count for w in h.query_windows(["s"], t, t + MINUTE_MS, MINUTE_MS)] == [
-        1
-    ]  # stale for now
+    raw_write(influxdb_module, db, "twin_raw", f"reading,sensor=s value=5.0 {t + 1000}")  # the other worker
+    assert [w.count for w in h.query_windows(["s"], t, t + MINUTE_MS, MINUTE_MS)] == [1]  # stale for now
     h.settle(force=True)  # due settle_s (default 60 s) after the write
-    assert [(w.count, w.max) for w in h.query_windows(["s"], t, t + MINUTE_MS, MINUTE_MS)] == [
-        (2, 5.0)
-    ]
-    h.store(
-        [Reading("s", t + 2000, 0.5)]
-    )  # the window is read back, not merged from a stale memory
-    assert [(w.count, w.min, w.max) for w in h.query_windows(["s"], t, t + HOUR_MS, HOUR_MS)] == [
-        (3, 0.5, 5.0)
-    ]
+    assert [(w.count, w.max) for w in h.query_windows(["s"], t, t + MINUTE_MS, MINUTE_MS)] == [(2, 5.0)]
+    h.store([Reading("s", t + 2000, 0.5)])  # the window is read back, not merged from a stale memory
+    assert [(w.count, w.min, w.max) for w in h.query_windows(["s"], t, t + HOUR_MS, HOUR_MS)] == [(3, 0.5, 5.0)]
     h.close()
 
 
@@ -168,7 +152,5 @@ def test_a_restarted_writer_reads_back_the_windows_it_continues(influxdb_module)
         (60, 59.0),
         (30, 89.0),
     ]
-    assert [(w.count, w.last) for w in second.query_windows(["s"], t, t + HOUR_MS, HOUR_MS)] == [
-        (90, 89.0)
-    ]
+    assert [(w.count, w.last) for w in second.query_windows(["s"], t, t + HOUR_MS, HOUR_MS)] == [(90, 89.0)]
     second.close()

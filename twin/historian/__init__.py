@@ -25,9 +25,7 @@ def historian_path(url: str) -> tuple[str, dict[str, list[str]]]:
     rest = url[len("sqlite://") :]
     path, _, query = rest.partition("?")
     if not path:
-        raise UrlError(
-            f"{url}: sqlite URL has no path; use sqlite:///abs/path.db or sqlite://rel/path.db"
-        )
+        raise UrlError(f"{url}: sqlite URL has no path; use sqlite:///abs/path.db or sqlite://rel/path.db")
     return path, parse_qs(query)
 
 
@@ -62,14 +60,9 @@ def open_historian(url: str, readonly: bool = False) -> Historian:
         path, opts = historian_path(url)
         unknown = set(opts) - {"sync", *RETENTION_OPTIONS}
         if unknown:
-            raise UrlError(
-                f"{url}: unknown option(s) {sorted(unknown)}; "
-                f"known: sync, {', '.join(RETENTION_OPTIONS)}"
-            )
+            raise UrlError(f"{url}: unknown option(s) {sorted(unknown)}; known: sync, {', '.join(RETENTION_OPTIONS)}")
         sync = opts.get("sync", ["full"])[-1]
-        return SqliteHistorian(
-            path, synchronous=sync, readonly=readonly, retention=_retention(url, opts)
-        )
+        return SqliteHistorian(path, synchronous=sync, readonly=readonly, retention=_retention(url, opts))
     if url.startswith(("influxdb://", "influxdbs://")):
         from twin.historian.influx_url import parse_influx_url
         from twin.historian.influxdb import InfluxHistorian

@@ -86,9 +86,7 @@ class DeadLetter:
 
     def capped(self) -> DeadLetter:
         """This dead letter with the limits of :meth:`make` applied."""
-        return DeadLetter.make(
-            self.received_ms, self.topic, self.payload, self.reason, self.detail, self.sensor_id
-        )
+        return DeadLetter.make(self.received_ms, self.topic, self.payload, self.reason, self.detail, self.sensor_id)
 
     @classmethod
     def make(
@@ -116,9 +114,7 @@ def check_sensor_id(sensor_id: object) -> str:
     if not isinstance(sensor_id, str) or not sensor_id:
         raise HistorianError(f"sensor id must be a non-empty string, got {sensor_id!r}")
     if len(sensor_id) > MAX_SENSOR_ID_CHARS:
-        raise HistorianError(
-            f"sensor id {sensor_id[:40]!r}... is longer than {MAX_SENSOR_ID_CHARS} characters"
-        )
+        raise HistorianError(f"sensor id {sensor_id[:40]!r}... is longer than {MAX_SENSOR_ID_CHARS} characters")
     try:
         sensor_id.encode("utf-8")
     except UnicodeEncodeError:
@@ -126,9 +122,7 @@ def check_sensor_id(sensor_id: object) -> str:
     return sensor_id
 
 
-def prepare_rows(
-    readings: Iterable[Reading], min_ts_ms: int | None = None
-) -> tuple[dict[tuple[str, int], float], int]:
+def prepare_rows(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tuple[dict[tuple[str, int], float], int]:
     """Validate a batch and resolve duplicates (last wins): ``({(sensor, ts): value}, dropped)``.
 
     Readings older than ``min_ts_ms`` (the raw retention horizon) are left out and
@@ -173,9 +167,7 @@ class Historian(ABC):
         """Raw readings with ``since_ms <= ts < until_ms``, ordered by sensor then time."""
 
     @abstractmethod
-    def query_windows(
-        self, sensor_ids: Sequence[str], since_ms: int, until_ms: int, every_ms: int
-    ) -> list[Window]:
+    def query_windows(self, sensor_ids: Sequence[str], since_ms: int, until_ms: int, every_ms: int) -> list[Window]:
         """Per-window mean/min/max/last/count, ordered by sensor then window."""
 
     @abstractmethod

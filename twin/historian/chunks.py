@@ -147,13 +147,9 @@ def group_batch(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tu
         ts = np.frombuffer(array("q", map(_get_ts, readings)), dtype=np.int64)
         values = np.frombuffer(array("d", map(_get_value, readings)), dtype=np.float64)
     except (TypeError, OverflowError):
-        raise HistorianError(
-            f"{_bad_reading(readings)} needs an integer epoch-ms time and a numeric value"
-        ) from None
+        raise HistorianError(f"{_bad_reading(readings)} needs an integer epoch-ms time and a numeric value") from None
     index: dict[str, int] = {}
-    codes = np.array(
-        [index.setdefault(s, len(index)) for s in map(_get_sensor, readings)], dtype=np.int64
-    )
+    codes = np.array([index.setdefault(s, len(index)) for s in map(_get_sensor, readings)], dtype=np.int64)
     names = list(index)
     for name in names:
         if name not in _checked:
@@ -164,9 +160,7 @@ def group_batch(readings: Iterable[Reading], min_ts_ms: int | None = None) -> tu
     finite = np.isfinite(values)
     if not finite.all():
         i = int(np.flatnonzero(~finite)[0])
-        raise HistorianError(
-            f"reading {names[codes[i]][:80]!r} at {int(ts[i])}: value {values[i]} is not finite"
-        )
+        raise HistorianError(f"reading {names[codes[i]][:80]!r} at {int(ts[i])}: value {values[i]} is not finite")
     dropped = 0
     if min_ts_ms is not None:
         keep = ts >= min_ts_ms
@@ -202,26 +196,16 @@ def merge_last_wins(
     old_ts: np.ndarray, old_values: np.ndarray, new_ts: np.ndarray, new_values: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Stored readings merged with new ones (new wins at equal times); ``changed`` if different."""
-    ts, values = sort_unique_last(
-        np.concatenate([old_ts, new_ts]), np.concatenate([old_values, new_values])
-    )
-    changed = (
-        len(ts) != len(old_ts)
-        or not np.array_equal(values, old_values)
-        or not np.array_equal(ts, old_ts)
-    )
+    ts, values = sort_unique_last(np.concatenate([old_ts, new_ts]), np.concatenate([old_values, new_values]))
+    changed = len(ts) != len(old_ts) or not np.array_equal(values, old_values) or not np.array_equal(ts, old_ts)
     return ts, values, changed
 
 
 def pack(ts: np.ndarray, values: np.ndarray) -> tuple[bytes, bytes]:
-    return ts.astype(TS_DTYPE, copy=False).tobytes(), values.astype(
-        VALUE_DTYPE, copy=False
-    ).tobytes()
+    return ts.astype(TS_DTYPE, copy=False).tobytes(), values.astype(VALUE_DTYPE, copy=False).tobytes()
 
 
-def unpack(
-    ts_blobs: Iterable[bytes], value_blobs: Iterable[bytes]
-) -> tuple[np.ndarray, np.ndarray]:
+def unpack(ts_blobs: Iterable[bytes], value_blobs: Iterable[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Concatenated arrays of several chunks (in the order given)."""
     ts = np.frombuffer(b"".join(ts_blobs), dtype=TS_DTYPE).astype(np.int64)
     values = np.frombuffer(b"".join(value_blobs), dtype=VALUE_DTYPE).astype(np.float64)
@@ -272,9 +256,7 @@ def concat_log(entries: list[LogEntry]) -> Batch:
     index: dict[str, int] = {}
     codes = []
     for e in entries:
-        entry_codes = np.array(
-            [index.setdefault(n, len(index)) for n in e.batch.names], dtype=np.int64
-        )
+        entry_codes = np.array([index.setdefault(n, len(index)) for n in e.batch.names], dtype=np.int64)
         codes.append(np.repeat(entry_codes, np.diff(e.batch.starts)))
     if not index:
         return Batch([], np.empty(0, np.int64), np.empty(0, np.float64), np.zeros(1, np.int64))

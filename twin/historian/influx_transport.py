@@ -80,9 +80,7 @@ def classify_http(status: int, body: bytes | str | None, what: str) -> Historian
         return None
     detail = f"{what}: HTTP {status}: {msg}"
     if status in (401, 403):
-        return HistorianUnavailable(
-            f"{detail} (check the token or user/password and its permissions)"
-        )
+        return HistorianUnavailable(f"{detail} (check the token or user/password and its permissions)")
     if status == 404:
         return HistorianUnavailable(f"{detail} (does the database/bucket exist?)")
     if status == 429 or status >= 500:
@@ -141,9 +139,7 @@ class InfluxTransport(ABC):
             raise err
         return resp.data
 
-    def query(
-        self, level: int, q: str, epoch: str = "ms", what: str = "InfluxDB query"
-    ) -> list[list[Series]]:
+    def query(self, level: int, q: str, epoch: str = "ms", what: str = "InfluxDB query") -> list[list[Series]]:
         """Run InfluxQL against the database holding ``level``; series per statement."""
         fields = {
             "q": q,
@@ -242,21 +238,16 @@ class V1Transport(InfluxTransport):
             literal = "INF" if keep is None else f"{keep}ms"
             if rp not in existing:
                 self._admin(
-                    f"CREATE RETENTION POLICY {quote_ident(rp)} ON {db}"
-                    f" DURATION {literal} REPLICATION 1",
+                    f"CREATE RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {literal} REPLICATION 1",
                     "create retention policy",
                 )
-                log.info(
-                    "created retention policy %s on %s (%s)", rp, self.settings.database, literal
-                )
+                log.info("created retention policy %s on %s (%s)", rp, self.settings.database, literal)
             elif existing[rp] != keep:
                 self._admin(
                     f"ALTER RETENTION POLICY {quote_ident(rp)} ON {db} DURATION {literal}",
                     "alter retention policy",
                 )
-                log.info(
-                    "changed retention policy %s on %s to %s", rp, self.settings.database, literal
-                )
+                log.info("changed retention policy %s on %s to %s", rp, self.settings.database, literal)
 
 
 class V2Transport(InfluxTransport):
@@ -355,9 +346,7 @@ class V2Transport(InfluxTransport):
                         f"{keep // 1000} s" if keep else "ever",
                     )
                 continue
-            rules = (
-                [BucketRetentionRules(type="expire", every_seconds=keep // 1000)] if keep else []
-            )
+            rules = [BucketRetentionRules(type="expire", every_seconds=keep // 1000)] if keep else []
             self._call(
                 f"create bucket {name}",
                 api.create_bucket,
@@ -365,9 +354,7 @@ class V2Transport(InfluxTransport):
                 retention_rules=rules,
                 org=self.settings.org,
             )
-            log.info(
-                "created bucket %s (%s)", name, f"{keep // 1000} s" if keep else "kept forever"
-            )
+            log.info("created bucket %s (%s)", name, f"{keep // 1000} s" if keep else "kept forever")
 
     def close(self) -> None:
         try:

@@ -106,9 +106,7 @@ def _read_token_file(url: str, path: str) -> str:
     try:
         token = Path(path).read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise UrlError(
-            f"{redact(url)}: cannot read token file {path}: {exc.strerror or exc}"
-        ) from None
+        raise UrlError(f"{redact(url)}: cannot read token file {path}: {exc.strerror or exc}") from None
     if not token:
         raise UrlError(f"{redact(url)}: token file {path} is empty")
     return token
@@ -136,15 +134,10 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
         raise UrlError(f"{redact(url)}: the database name holds a control character")
     opts = parse_qs(parts.query, keep_blank_values=True)
     if "token" in opts:
-        raise UrlError(
-            f"{redact(url)}: do not put the token in the URL; set {TOKEN_ENV} or ?token_file=PATH"
-        )
+        raise UrlError(f"{redact(url)}: do not put the token in the URL; set {TOKEN_ENV} or ?token_file=PATH")
     unknown = set(opts) - _OPTIONS
     if unknown:
-        raise UrlError(
-            f"{redact(url)}: unknown option(s) {sorted(unknown)}; "
-            f"known: {', '.join(sorted(_OPTIONS))}"
-        )
+        raise UrlError(f"{redact(url)}: unknown option(s) {sorted(unknown)}; known: {', '.join(sorted(_OPTIONS))}")
 
     def opt(name: str) -> str | None:
         return opts[name][-1] if name in opts else None
@@ -181,9 +174,7 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
             password = env.get(PASSWORD_ENV)
         for name in ("org", "token_file", "bucket_1m", "bucket_1h"):
             if name in opts:
-                raise UrlError(
-                    f"{redact(url)}: option {name} is for InfluxDB 2.x; drop it or drop api=v1"
-                )
+                raise UrlError(f"{redact(url)}: option {name} is for InfluxDB 2.x; drop it or drop api=v1")
     else:
         if username:
             raise UrlError(
@@ -197,8 +188,7 @@ def parse_influx_url(url: str, env: Mapping[str, str] | None = None) -> InfluxSe
         token = _read_token_file(url, token_file) if token_file else env.get(TOKEN_ENV)
         if not token:
             raise UrlError(
-                f"{redact(url)}: InfluxDB 2.x needs a token: "
-                f"set {TOKEN_ENV}, {TOKEN_FILE_ENV} or ?token_file=PATH"
+                f"{redact(url)}: InfluxDB 2.x needs a token: set {TOKEN_ENV}, {TOKEN_FILE_ENV} or ?token_file=PATH"
             )
     return InfluxSettings(
         host=parts.hostname,

@@ -167,10 +167,7 @@ class InfluxHistorian(RollupHistorian):
         try:
             self._t.write(
                 RAW,
-                [
-                    f"{raw},{SENSOR_TAG}={escape_tag(s)} value={format_float(v)} {ts}"
-                    for (s, ts), v in rows.items()
-                ],
+                [f"{raw},{SENSOR_TAG}={escape_tag(s)} value={format_float(v)} {ts}" for (s, ts), v in rows.items()],
             )
             self._t.write(MINUTE_MS, self._rollup_lines(MINUTE_MS, applied.minutes))
             self._t.write(HOUR_MS, self._rollup_lines(HOUR_MS, applied.hours))
@@ -258,9 +255,7 @@ class InfluxHistorian(RollupHistorian):
             for sensors in _chunks(sorted(wanted), SENSORS_PER_QUERY):
                 since = min(min(wanted[s]) for s in sensors)
                 until = max(max(wanted[s]) for s in sensors) + level
-                for sensor, parts in self._query_partials(
-                    below, sensors, since, until, level
-                ).items():
+                for sensor, parts in self._query_partials(below, sensors, since, until, level).items():
                     windows += [(sensor, p) for p in parts if p.start_ms in wanted[sensor]]
             self._t.write(level, self._rollup_lines(level, windows))
 
@@ -281,9 +276,7 @@ class InfluxHistorian(RollupHistorian):
                     self._pending.setdefault(s, set()).update(minutes)
                 self._pending_since = time.monotonic()
                 return
-            self._windows.forget(
-                pending
-            )  # another writer may have added to them: reload on next touch
+            self._windows.forget(pending)  # another writer may have added to them: reload on next touch
 
     # ---- retention -----------------------------------------------------------
 

@@ -107,9 +107,7 @@ def parse_response(body: bytes) -> list[list[Series]]:
                 key = (sid, s.get("name", ""), tuple(sorted(tags.items())))
                 cur = bucket.get(key)
                 if cur is None:
-                    cur = bucket[key] = Series(
-                        s.get("name", ""), dict(tags), list(s.get("columns", []))
-                    )
+                    cur = bucket[key] = Series(s.get("name", ""), dict(tags), list(s.get("columns", [])))
                 cur.values.extend(s.get("values") or [])
                 if s.get("partial"):
                     partial.add(key)

@@ -30,12 +30,8 @@ KEEP_HOURS = 2
 class Needs:
     """Windows to load from the store before a batch can be applied."""
 
-    minutes: dict[str, set[int]] = field(
-        default_factory=dict
-    )  # sensor -> minute starts (raw values)
-    hours: dict[str, set[int]] = field(
-        default_factory=dict
-    )  # sensor -> hour starts (1-minute rollups)
+    minutes: dict[str, set[int]] = field(default_factory=dict)  # sensor -> minute starts (raw values)
+    hours: dict[str, set[int]] = field(default_factory=dict)  # sensor -> hour starts (1-minute rollups)
 
     def __bool__(self) -> bool:
         return bool(self.minutes or self.hours)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from twin.errors import HistorianError
 from twin.historian.base import Historian, Window
 from twin.historian.retention import Retention
-from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial, Segment, merge, plan, to_window
+from twin.historian.rollups import HOUR_MS, MINUTE_MS, RAW, Partial, Segment, concat_partials, plan
 from twin.timespec import now_ms
 
 __all__ = ["RollupHistorian"]
@@ -50,9 +50,7 @@ class RollupHistorian(Historian):
         if now_ms is not None and (self._enforced_now is None or now > self._enforced_now):
             self._enforced_now = now
         cutoffs = {
-            level: cut
-            for level in (RAW, MINUTE_MS, HOUR_MS)
-            if (cut := self.retention.horizon(level, now)) is not None
+            level: cut for level in (RAW, MINUTE_MS, HOUR_MS) if (cut := self.retention.horizon(level, now)) is not None
         }
         return self._delete_before(cutoffs)
 
@@ -74,23 +72,21 @@ class RollupHistorian(Historian):
                 out.append(Segment(seg.level_ms, since, seg.until_ms))
         return out
 
-    def query_windows(
-        self, sensor_ids: Sequence[str], since_ms: int, until_ms: int, every_ms: int
-    ) -> list[Window]:
+    def query_windows(self, sensor_ids: Sequence[str], since_ms: int, until_ms: int, every_ms: int) -> list[Window]:
         ids = list(dict.fromkeys(sensor_ids))
-        acc: dict[str, dict[int, Partial]] = {sid: {} for sid in ids}
         if not ids:
             return []
-        for seg in self.window_plan(since_ms, until_ms, every_ms):
-            parts = self._partials(seg.level_ms, ids, seg.since_ms, seg.until_ms, every_ms)
-            for sid, partials in parts.items():
-                windows = acc.get(sid)
-                if windows is None:
-                    continue
-                for p in partials:
-                    cur = windows.get(p.start_ms)
-                    windows[p.start_ms] = p if cur is None else merge(cur, p)
-        return [to_window(sid, acc[sid][start]) for sid in ids for start in sorted(acc[sid])]
+        per_segment = [
+            self._partials(seg.level_ms, ids, seg.since_ms, seg.until_ms, every_ms)
+            for seg in self.window_plan(since_ms, until_ms, every_ms)
+        ]
+        out: list[Window] = []
+        for sid in ids:
+            partials = concat_partials(parts.get(sid, []) for parts in per_segment)
+            out.extend(
+                [Window(sid, p.start_ms, p.total / p.count, p.min, p.max, p.last, p.count) for p in partials]
+            )
+        return out
 
     @abstractmethod
     def _partials(

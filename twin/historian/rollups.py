@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -36,6 +37,7 @@ __all__ = [
     "WindowArrays",
     "window_arrays",
     "rollup",
+    "concat_partials",
     "to_window",
 ]
 
@@ -48,12 +50,12 @@ ROLLUP_LEVELS = (HOUR_MS, MINUTE_MS)
 LEVEL_NAMES = {RAW: "raw", MINUTE_MS: "1m", HOUR_MS: "1h"}
 
 
-@dataclass(frozen=True, slots=True)
-class Partial:
+class Partial(NamedTuple):
     """Aggregate of some readings of one sensor inside the window starting at ``start_ms``.
 
     ``last_ts`` is the time of ``last`` when the source knows it; merging falls back
-    to "the later argument wins" when either side does not.
+    to "the later argument wins" when either side does not. A named tuple: queries
+    build thousands of these, and tuples are the cheapest immutable records.
     """
 
     start_ms: int
@@ -85,11 +87,7 @@ def window_start(ts_ms: int, every_ms: int) -> int:
 
 def merge(earlier: Partial, later: Partial) -> Partial:
     """Combine two partials of the same window; ``later`` covers later (or equal) times."""
-    if (
-        earlier.last_ts is not None
-        and later.last_ts is not None
-        and earlier.last_ts > later.last_ts
-    ):
+    if earlier.last_ts is not None and later.last_ts is not None and earlier.last_ts > later.last_ts:
         last, last_ts = earlier.last, earlier.last_ts
     else:
         last, last_ts = later.last, later.last_ts
@@ -169,9 +167,7 @@ def aggregate(points: Iterable[tuple[int, float]], every_ms: int) -> list[Partia
     return [Partial(start, *acc[start]) for start in sorted(acc)]
 
 
-def aggregate_sorted(
-    rows: Iterable[tuple[tuple[str, int], float]], every_ms: int
-) -> list[tuple[str, Partial]]:
+def aggregate_sorted(rows: Iterable[tuple[tuple[str, int], float]], every_ms: int) -> list[tuple[str, Partial]]:
     """``(sensor, Partial)`` per window of ``((sensor, ts), value)`` rows sorted by sensor, ts.
 
     The hot path of a batch write: one pass, no per-window dictionaries.
@@ -289,12 +285,24 @@ def rollup(partials: Iterable[Partial], every_ms: int) -> list[Partial]:
     for p in partials:
         start = p.start_ms - p.start_ms % every_ms
         cur = out.get(start)
-        out[start] = (
-            Partial(start, p.count, p.total, p.min, p.max, p.last, p.last_ts)
-            if cur is None
-            else merge(cur, p)
-        )
+        out[start] = Partial(start, p.count, p.total, p.min, p.max, p.last, p.last_ts) if cur is None else merge(cur, p)
     return [out[s] for s in sorted(out)]
+
+
+def concat_partials(parts: Iterable[list[Partial]]) -> list[Partial]:
+    """Partials of consecutive, time-ordered segments as one list.
+
+    Segments are disjoint in time, so only the last window of one segment and the
+    first of the next can be the same window: those two are merged.
+    """
+    out: list[Partial] = []
+    for part in parts:
+        if out and part and out[-1].start_ms == part[0].start_ms:
+            out[-1] = merge(out[-1], part[0])
+            out.extend(part[1:])
+        else:
+            out.extend(part)
+    return out
 
 
 def to_window(sensor_id: str, p: Partial) -> Window:

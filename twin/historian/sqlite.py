@@ -72,6 +72,13 @@ CACHE_KIB = 32 * 1024
 #: every sensor's chunks and rollups; a larger WAL lets one checkpoint write each of
 #: those hot pages once instead of after every other commit.
 WAL_AUTOCHECKPOINT_PAGES = 8192
+#: Longest time one stored chunk spans after compaction or a rewrite: a query edge reads
+#: at most this much raw data it does not need.
+PIECE_MS = 10 * MINUTE_MS
+#: Sensor-hours compacted per transaction.
+COMPACT_PER_TRANSACTION = 200
+#: The WAL file is truncated back to this size after a checkpoint (bytes).
+WAL_SIZE_LIMIT = 64 * 2**20
 #: Readings and batches the recent log holds before it is flushed into chunks and rollups.
 LOG_MAX_READINGS = 50_000
 LOG_MAX_ROWS = 64
@@ -153,12 +160,9 @@ ON CONFLICT (sensor, start) DO UPDATE SET
 """
 # Slow path: a window recomputed from all its readings.
 _REPLACE_ROLLUP = (
-    "INSERT OR REPLACE INTO {table} (sensor, start, n, total, lo, hi, last, last_ts)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT OR REPLACE INTO {table} (sensor, start, n, total, lo, hi, last, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_INSERT_CHUNK = (
-    "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)"
-)
+_INSERT_CHUNK = "INSERT INTO chunks (sensor, hour, first, last, n, ts, vals) VALUES (?, ?, ?, ?, ?, ?, ?)"
 _CHUNKS_OF_HOUR = "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour = ? ORDER BY first"
 
 # Window start of column X for windows of ?1 ms, floor-aligned also before 1970.
@@ -188,20 +192,14 @@ class SqliteHistorian(RollupHistorian):
         self.path = Path(path)
         self.readonly = readonly
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
-            raise HistorianError(
-                f"sqlite synchronous must be OFF/NORMAL/FULL/EXTRA, got {synchronous!r}"
-            )
+            raise HistorianError(f"sqlite synchronous must be OFF/NORMAL/FULL/EXTRA, got {synchronous!r}")
         self._lock = threading.Lock()
         self._next_maintenance = 0.0  # monotonic time of the next maintenance pass
-        self._appended: set[tuple[str, int]] = (
-            set()
-        )  # (sensor, hour) with several chunks to compact
+        self._appended: set[tuple[str, int]] = set()  # (sensor, hour) with several chunks to compact
         self._log_cache: dict[int, LogEntry] = {}  # decoded rows of the recent log, by seq
         try:
             if readonly:
-                self._db = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10
-                )
+                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
                 self._check_schema()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +207,7 @@ class SqliteHistorian(RollupHistorian):
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
                 self._db.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+                self._db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
                 self._migrate()
             self._db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'retention_now'").fetchone()
@@ -237,9 +236,7 @@ class SqliteHistorian(RollupHistorian):
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row and int(row[0]) == 1:
                 self._upgrade_from_1()
-            db.execute(
-                "CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest)"
-            )
+            db.execute("CREATE UNIQUE INDEX IF NOT EXISTS dead_letters_digest ON dead_letters (digest)")
             db.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                 (str(SCHEMA_VERSION),),
@@ -256,16 +253,12 @@ class SqliteHistorian(RollupHistorian):
         cols = [r[1] for r in db.execute("PRAGMA table_info(dead_letters)")]
         if "digest" not in cols:
             db.execute("ALTER TABLE dead_letters ADD COLUMN digest BLOB")
-        has_readings = db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'"
-        ).fetchone()
+        has_readings = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'readings'").fetchone()
         if not has_readings:
             return
         sensors = [r[0] for r in db.execute("SELECT DISTINCT sensor FROM readings")]
         for sensor in sensors:
-            rows = db.execute(
-                "SELECT ts, value FROM readings WHERE sensor = ? ORDER BY ts", (sensor,)
-            ).fetchall()
+            rows = db.execute("SELECT ts, value FROM readings WHERE sensor = ? ORDER BY ts", (sensor,)).fetchall()
             ts = np.array([r[0] for r in rows], dtype=np.int64)
             values = np.array([r[1] for r in rows], dtype=np.float64)
             self._write_hours(sensor, ts, values, replace=True)
@@ -337,10 +330,7 @@ class SqliteHistorian(RollupHistorian):
         firsts = batch.ts[batch.starts[:-1]].tolist()
         # Normal case: a sensor's readings are all newer than what is stored.
         fast = np.array(
-            [
-                (hw := high.get(name)) is None or first > hw
-                for name, first in zip(batch.names, firsts, strict=True)
-            ],
+            [(hw := high.get(name)) is None or first > hw for name, first in zip(batch.names, firsts, strict=True)],
             dtype=bool,
         )
         if fast.all():
@@ -348,9 +338,7 @@ class SqliteHistorian(RollupHistorian):
                 "INSERT INTO recent (n, names, starts, ts, vals) VALUES (?, ?, ?, ?, ?)",
                 (len(batch), *encode_log(batch)),
             )
-            rows, readings = db.execute(
-                "SELECT count(*), coalesce(sum(n), 0) FROM recent"
-            ).fetchone()
+            rows, readings = db.execute("SELECT count(*), coalesce(sum(n), 0) FROM recent").fetchone()
             if readings >= LOG_MAX_READINGS or rows >= LOG_MAX_ROWS:
                 self._flush_log()
         else:
@@ -364,9 +352,7 @@ class SqliteHistorian(RollupHistorian):
         ends = (batch.starts[1:] - 1).tolist()
         db.executemany(
             _UPSERT_LATEST,
-            list(
-                zip(batch.names, batch.ts[ends].tolist(), batch.values[ends].tolist(), strict=True)
-            ),
+            list(zip(batch.names, batch.ts[ends].tolist(), batch.values[ends].tolist(), strict=True)),
         )
 
     def _append(self, batch: Batch) -> None:
@@ -392,8 +378,7 @@ class SqliteHistorian(RollupHistorian):
         for i in range(0, len(missing), _IN_CHUNK):
             part = missing[i : i + _IN_CHUNK]
             for row in self._db.execute(
-                "SELECT seq, names, starts, ts, vals FROM recent"
-                f" WHERE seq IN ({_placeholders(len(part))})",
+                f"SELECT seq, names, starts, ts, vals FROM recent WHERE seq IN ({_placeholders(len(part))})",
                 part,
             ):
                 cache[row[0]] = decode_log(*row)
@@ -416,27 +401,28 @@ class SqliteHistorian(RollupHistorian):
                 (sensor, hour),
             ).fetchall()
             old_ts, old_values = unpack((r[0] for r in rows), (r[1] for r in rows))
-            merged_ts, merged_values, changed = merge_last_wins(
-                old_ts, old_values, new_ts, new_values
-            )
+            merged_ts, merged_values, changed = merge_last_wins(old_ts, old_values, new_ts, new_values)
             if not changed and not replace:
                 continue  # an identical rewrite: nothing to do
-            db.execute("DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour))
-            db.execute(
-                _INSERT_CHUNK,
-                (
-                    sensor,
-                    hour,
-                    int(merged_ts[0]),
-                    int(merged_ts[-1]),
-                    len(merged_ts),
-                    *pack(merged_ts, merged_values),
-                ),
-            )
-            self._appended.discard((sensor, hour))
+            self._rewrite_hour(sensor, hour, merged_ts, merged_values)
             for level, table in _ROLLUP_TABLE.items():
                 agg = window_arrays(merged_ts, merged_values, level)
                 db.executemany(_REPLACE_ROLLUP.format(table=table), agg.rows([sensor]))
+
+    def _rewrite_hour(self, sensor: str, hour: int, ts: np.ndarray, values: np.ndarray) -> None:
+        """Replace a sensor-hour's chunks by pieces of ``PIECE_MS`` (sorted, unique readings)."""
+        self._db.execute("DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour))
+        piece = ts - ts % PIECE_MS
+        cuts = [0, *(np.flatnonzero(piece[1:] != piece[:-1]) + 1).tolist(), len(ts)]
+        ts_blob, val_blob = pack(ts, values)
+        self._db.executemany(
+            _INSERT_CHUNK,
+            [
+                (sensor, hour, int(ts[a]), int(ts[b - 1]), b - a, ts_blob[a * 8 : b * 8], val_blob[a * 8 : b * 8])
+                for a, b in zip(cuts, cuts[1:], strict=False)
+            ],
+        )
+        self._appended.discard((sensor, hour))
 
     # ---- maintenance: retention and compaction -------------------------------
 
@@ -449,40 +435,39 @@ class SqliteHistorian(RollupHistorian):
             log.warning("maintenance of %s failed: %s", self.path, exc)
 
     def _compact(self) -> None:
-        """Rewrite each finished (sensor, hour) appended in several chunks as one chunk."""
-        with self._lock:
-            pending = sorted(self._appended)
-            if not pending:
-                return
-            try:
-                done = 0
-                with self._db:
-                    self._db.execute("BEGIN IMMEDIATE")
-                    high = self._high_water(sorted({s for s, _ in pending}))
-                    for sensor, hour in pending:
-                        hw = high.get(sensor)
-                        if hw is None or hour + HOUR_MS > hw:
-                            continue  # the sensor is still writing into this hour
-                        self._appended.discard((sensor, hour))
-                        rows = self._db.execute(
-                            _CHUNKS_OF_HOUR,
-                            (sensor, hour),
-                        ).fetchall()
-                        if len(rows) < 2:
-                            continue
-                        ts, values = unpack((r[0] for r in rows), (r[1] for r in rows))
-                        self._db.execute(
-                            "DELETE FROM chunks WHERE sensor = ? AND hour = ?", (sensor, hour)
-                        )
-                        self._db.execute(
-                            _INSERT_CHUNK,
-                            (sensor, hour, int(ts[0]), int(ts[-1]), len(ts), *pack(ts, values)),
-                        )
-                        done += 1
-                if done:
-                    log.debug("compacted %d sensor-hours", done)
-            except sqlite3.OperationalError as exc:
-                raise HistorianUnavailable(f"SQLite compaction failed: {exc}") from exc
+        """Rewrite each finished (sensor, hour) appended in several chunks as one chunk.
+
+        A few hundred sensor-hours per transaction, so a writer waiting for the lock
+        never waits long and the WAL stays small.
+        """
+        pending = sorted(self._appended)
+        done = 0
+        for i in range(0, len(pending), COMPACT_PER_TRANSACTION):
+            with self._lock:
+                try:
+                    done += self._compact_some(pending[i : i + COMPACT_PER_TRANSACTION])
+                except sqlite3.OperationalError as exc:
+                    raise HistorianUnavailable(f"SQLite compaction failed: {exc}") from exc
+        if done:
+            log.debug("compacted %d sensor-hours", done)
+
+    def _compact_some(self, pending: list[tuple[str, int]]) -> int:
+        done = 0
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            high = self._high_water(sorted({s for s, _ in pending}))
+            for sensor, hour in pending:
+                hw = high.get(sensor)
+                if hw is None or hour + HOUR_MS > hw:
+                    continue  # the sensor is still writing into this hour
+                self._appended.discard((sensor, hour))
+                rows = self._db.execute(_CHUNKS_OF_HOUR, (sensor, hour)).fetchall()
+                if len(rows) < 2:
+                    continue
+                ts, values = unpack((r[0] for r in rows), (r[1] for r in rows))
+                self._rewrite_hour(sensor, hour, ts, values)
+                done += 1
+        return done
 
     def _delete_before(self, cutoffs: dict[int, int]) -> dict[str, int]:
         deleted: dict[str, int] = {}
@@ -504,8 +489,7 @@ class SqliteHistorian(RollupHistorian):
                         if level == RAW:
                             deleted["readings"] = sum(
                                 self._db.execute(
-                                    "SELECT coalesce(sum(n), 0) FROM chunks"
-                                    " WHERE sensor = ? AND hour < ?",
+                                    "SELECT coalesce(sum(n), 0) FROM chunks WHERE sensor = ? AND hour < ?",
                                     (s, cut),
                                 ).fetchone()[0]
                                 for s in sensors
@@ -517,9 +501,7 @@ class SqliteHistorian(RollupHistorian):
                         if level != RAW:
                             deleted[table] = cur.rowcount
                     if RAW in cutoffs:
-                        cur = self._db.execute(
-                            "DELETE FROM dead_letters WHERE received_ms < ?", (cutoffs[RAW],)
-                        )
+                        cur = self._db.execute("DELETE FROM dead_letters WHERE received_ms < ?", (cutoffs[RAW],))
                         deleted["dead_letters"] = cur.rowcount
                     if self._enforced_now is not None:
                         self._db.execute(
@@ -555,9 +537,11 @@ class SqliteHistorian(RollupHistorian):
                 with self._db:  # one read transaction: chunks and log from the same snapshot
                     self._db.execute("BEGIN")
                     rows = self._db.execute(
+                        # hour bounds use the primary key; first/last skip pieces outside the range
+                        # without reading their blobs
                         "SELECT ts, vals FROM chunks WHERE sensor = ? AND hour >= ? AND hour < ?"
-                        " ORDER BY hour, first",
-                        (sensor, since_ms - since_ms % HOUR_MS, until_ms),
+                        " AND last >= ? AND first < ? ORDER BY hour, first",
+                        (sensor, since_ms - since_ms % HOUR_MS, until_ms, since_ms, until_ms),
                     ).fetchall()
                     log = self._log_entries()
             except sqlite3.OperationalError as exc:
@@ -571,9 +555,7 @@ class SqliteHistorian(RollupHistorian):
             val_parts.append(v)
         return np.concatenate(ts_parts), np.concatenate(val_parts)
 
-    def _log_partials(
-        self, sensor: str, since_ms: int, until_ms: int, every_ms: int
-    ) -> list[Partial]:
+    def _log_partials(self, sensor: str, since_ms: int, until_ms: int, every_ms: int) -> list[Partial]:
         with self._lock:
             try:
                 log = self._log_entries()
@@ -658,8 +640,7 @@ class SqliteHistorian(RollupHistorian):
             for i in range(0, len(ids), _IN_CHUNK):
                 part = ids[i : i + _IN_CHUNK]
                 rows += self._fetch(
-                    "SELECT sensor, ts, value FROM latest"
-                    f" WHERE ts >= ? AND sensor IN ({_placeholders(len(part))})",
+                    f"SELECT sensor, ts, value FROM latest WHERE ts >= ? AND sensor IN ({_placeholders(len(part))})",
                     [floor, *part],
                 )
         return {s: Reading(s, ts, v) for s, ts, v in rows}
@@ -686,19 +667,14 @@ class SqliteHistorian(RollupHistorian):
     def dead_letters(
         self, since_ms: int | None = None, reason: str | None = None, limit: int = 100
     ) -> list[DeadLetter]:
-        sql = (
-            "SELECT received_ms, topic, payload, reason, detail, sensor FROM dead_letters"
-            " WHERE received_ms >= ?"
-        )
+        sql = "SELECT received_ms, topic, payload, reason, detail, sensor FROM dead_letters WHERE received_ms >= ?"
         args: list[object] = [self._raw_since(since_ms if since_ms is not None else _MIN_INT64)]
         if reason is not None:
             sql += " AND reason = ?"
             args.append(reason)
         sql += " ORDER BY received_ms DESC, id DESC LIMIT ?"
         args.append(max(0, int(limit)))
-        return [
-            DeadLetter(t, tp, bytes(p), r, d, s) for t, tp, p, r, d, s in self._fetch(sql, args)
-        ]
+        return [DeadLetter(t, tp, bytes(p), r, d, s) for t, tp, p, r, d, s in self._fetch(sql, args)]
 
     def dead_letter_counts(self) -> dict[str, int]:
         return dict(
