@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from twin.historian.rollups import HOUR_MS, MINUTE_MS, Partial, merge
+from twin.historian.rollups import HOUR_MS, MINUTE_MS, Partial
 
 __all__ = ["OpenWindows", "Needs", "Applied"]
 
@@ -47,18 +47,23 @@ class Applied:
 
 
 def _minute_partial(start: int, points: Mapping[int, float]) -> Partial:
-    ts = sorted(points)
-    values = [points[t] for t in ts]
-    return Partial(start, len(values), sum(values), min(values), max(values), values[-1], ts[-1])
+    values = points.values()
+    last_ts = max(points)
+    return Partial(start, len(points), sum(values), min(values), max(values), points[last_ts], last_ts)
 
 
 def _hour_partial(start: int, minutes: Mapping[int, Partial]) -> Partial:
-    it = iter(sorted(minutes))
-    first = minutes[next(it)]
-    acc = Partial(start, first.count, first.total, first.min, first.max, first.last, first.last_ts)
-    for m in it:
-        acc = merge(acc, minutes[m])
-    return acc
+    parts = minutes.values()
+    newest = minutes[max(minutes)]  # minutes are disjoint: the newest one holds the hour's last
+    return Partial(
+        start,
+        sum(p.count for p in parts),
+        sum(p.total for p in parts),
+        min(p.min for p in parts),
+        max(p.max for p in parts),
+        newest.last,
+        newest.last_ts,
+    )
 
 
 class OpenWindows:
