@@ -14,7 +14,7 @@ FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/twin twin \
-    && mkdir -p /var/lib/twin/spool \
+    && mkdir -p /var/lib/twin/spool /var/lib/twin/live \
     && chown -R twin:twin /var/lib/twin
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
@@ -24,7 +24,8 @@ RUN sed -i '1i #!/usr/local/bin/python' /usr/local/bin/twin-healthcheck \
     && chmod 0755 /usr/local/bin/twin-healthcheck /usr/local/bin/twin-entrypoint
 USER twin
 WORKDIR /var/lib/twin
-# The spool directory is a named volume in docker-compose.yml; it starts owned by twin.
-VOLUME ["/var/lib/twin/spool"]
+# The spool and the live twin's journal are named volumes in docker-compose.yml; they
+# start owned by twin.
+VOLUME ["/var/lib/twin/spool", "/var/lib/twin/live"]
 ENTRYPOINT ["twin-entrypoint"]
 CMD ["--help"]

@@ -65,8 +65,8 @@ def all_strings(node) -> list[str]:
 
 
 def test_the_expected_services_exist():
-    assert set(SERVICES) == {"mosquitto", "influxdb", "ingest", "dashboard", "sensors"}
-    assert set(OUR_SERVICES) == {"ingest", "dashboard", "sensors"}
+    assert set(SERVICES) == {"mosquitto", "influxdb", "ingest", "live", "dashboard", "sensors"}
+    assert set(OUR_SERVICES) == {"ingest", "live", "dashboard", "sensors"}
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -127,6 +127,7 @@ def test_data_lives_in_named_volumes():
         "mosquitto": "/mosquitto/data",
         "influxdb": "/var/lib/influxdb2",
         "ingest": "/var/lib/twin/spool",
+        "live": "/var/lib/twin/live",
     }
     for name, svc in SERVICES.items():
         for mount in svc.get("volumes", []):
@@ -197,7 +198,6 @@ def test_our_services_run_real_twin_commands(monkeypatch):
                 example["INFLUXDB_ORG"],
             )
             assert settings.retention.raw_ms == 35 * 86_400_000
-    assert "live" not in {s["command"][0] for s in OUR_SERVICES.values()}
 
 
 def test_dockerfile_pins_its_base_and_ships_the_scripts():
@@ -237,7 +237,7 @@ def _sh(script: str, env: dict[str, str], *args: str) -> subprocess.CompletedPro
 
 
 def test_mosquitto_entrypoint_refuses_placeholders_and_empty_passwords():
-    good = {f"TWIN_MQTT_{u}_PASSWORD": "s3cret" for u in ("INGEST", "SENSORS", "DASHBOARD", "HEALTH")}
+    good = {f"TWIN_MQTT_{u}_PASSWORD": "s3cret" for u in ("INGEST", "SENSORS", "LIVE", "DASHBOARD", "HEALTH")}
     r = _sh(
         "docker/mosquitto/entrypoint.sh",
         {**good, "TWIN_MQTT_SENSORS_PASSWORD": "CHANGE_ME-sensors"},

@@ -16,7 +16,8 @@ check() {
     esac
 }
 
-for var in TWIN_MQTT_INGEST_PASSWORD TWIN_MQTT_SENSORS_PASSWORD TWIN_MQTT_DASHBOARD_PASSWORD TWIN_MQTT_HEALTH_PASSWORD; do
+for var in TWIN_MQTT_INGEST_PASSWORD TWIN_MQTT_SENSORS_PASSWORD TWIN_MQTT_LIVE_PASSWORD \
+           TWIN_MQTT_DASHBOARD_PASSWORD TWIN_MQTT_HEALTH_PASSWORD; do
     check "$var"
 done
 
@@ -26,6 +27,7 @@ umask 077
 {
     printf 'twin-ingest:%s\n' "$TWIN_MQTT_INGEST_PASSWORD"
     printf 'twin-sensors:%s\n' "$TWIN_MQTT_SENSORS_PASSWORD"
+    printf 'twin-live:%s\n' "$TWIN_MQTT_LIVE_PASSWORD"
     printf 'twin-dashboard:%s\n' "$TWIN_MQTT_DASHBOARD_PASSWORD"
     printf 'twin-healthcheck:%s\n' "$TWIN_MQTT_HEALTH_PASSWORD"
 } > "$PASSWD_FILE"
