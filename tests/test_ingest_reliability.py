@@ -27,7 +27,15 @@ def _check_exact(historian_url: str, stream: Stream) -> None:
     assert len(stored) == len(set(stored)), "duplicates stored"
     missing = stream.acked - set(stored)
     extra = set(stored) - stream.acked
-    assert not missing, f"{len(missing)} published readings were lost, e.g. {sorted(missing)[:3]}"
+    if missing:
+        with open_historian(historian_url) as h:
+            letters = h.dead_letter_counts()
+            lost_sensors = sorted({s for s, _ in missing})
+            counts = {s: h.counts().get(s) for s in lost_sensors}
+    assert not missing, (
+        f"{len(missing)} published readings were lost, e.g. {sorted(missing)[:3]}; "
+        f"dead letters {letters}; stored counts of those sensors {counts}"
+    )
     assert not extra, f"{len(extra)} readings stored that were never published"
 
 
