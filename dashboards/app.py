@@ -13,12 +13,13 @@ from typing import Any
 
 from dash import Dash, html
 
+from dashboards.auth.session import AuthConfig, install_auth
 from dashboards.context import DashboardContext
 from dashboards.data import HistorianSource
 from dashboards.guard import install_request_guard
-from dashboards.health import register_health
+from dashboards.health import HEALTH_PATH, register_health
 from dashboards.pages import Page, default_pages
-from dashboards.shell import register_router, shell_layout
+from dashboards.shell import register_router, session_shell, shell_layout
 from twin.model import Complex
 from twin.timespec import now_ms
 
@@ -34,11 +35,14 @@ def create_app(
     broker_url: str | None = None,
     clock: Callable[[], int] = now_ms,
     pages: Sequence[Page] | None = None,
+    auth: AuthConfig | None = None,
     **dash_options: Any,
 ) -> Dash:
     """A Dash app serving ``pages`` (default: all) for ``complex`` from the historian.
 
-    ``broker_url`` is kept for the live state of a later release and is unused now.
+    ``auth``: a users file and secret key (logins and roles), or None for open local
+    mode (no login, everyone acts as the ``local`` admin; the header says so).
+    ``broker_url`` is where the pages that act on alarms reach the live twin.
     ``dash_options`` go to :class:`dash.Dash` (e.g. ``requests_pathname_prefix``).
     """
     if not isinstance(complex, Complex):
@@ -58,12 +62,21 @@ def create_app(
         serve_locally=True,  # no CDN: control rooms are often offline
         **dash_options,
     )
-    app.layout = shell_layout(app, ctx, pages)
+    auth = auth if auth is not None else AuthConfig.open_local()
+    app.layout = session_shell(app, ctx, pages, auth.login_required)
     # Lets Dash check every callback against all pages, though only one is shown at a time.
-    app.validation_layout = html.Div([app.layout, *(p.layout(ctx) for p in pages)])
+    app.validation_layout = html.Div(
+        [shell_layout(app, ctx, pages), *(p.layout(ctx) for p in pages)]
+    )
     register_router(app, ctx, pages)
+    callback_roles: dict[str, frozenset[str]] = {}
     for page in pages:
+        before = set(app.callback_map)
         page.register_callbacks(app, ctx)
+        for output in set(app.callback_map) - before:  # the page's own callbacks: its roles
+            callback_roles[output] = page.roles
     register_health(app.server, ctx)
+    # Login first, so an anonymous request learns nothing, not even whether its body is well-formed.
+    install_auth(app, auth, complex.site.name, callback_roles, open_paths=(HEALTH_PATH,))
     install_request_guard(app)
     return app

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import os
+import secrets
+from pathlib import Path
 
 import click
 
@@ -40,6 +44,29 @@ log = logging.getLogger(__name__)
     show_default=True,
     help="Request threads of the waitress server.",
 )
+@click.option(
+    "--users",
+    "users_file",
+    envvar="TWIN_DASHBOARD_USERS",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Users file (YAML, argon2 hashes; write it with `twin dashboard-user add`). Turns on "
+    "login and roles. Without it: open local mode, no login. [env: TWIN_DASHBOARD_USERS]",
+)
+@click.option(
+    "--secret-file",
+    envvar="TWIN_DASHBOARD_SECRET_FILE",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="File holding the session signing key (>= 16 bytes); or set TWIN_DASHBOARD_SECRET. "
+    "[env: TWIN_DASHBOARD_SECRET_FILE]",
+)
+@click.option(
+    "--dev-secret",
+    is_flag=True,
+    help="Development/demo only: sign sessions with a random key made at start "
+    "(everyone is logged out on restart; several workers would not share it).",
+)
 @log_level_option
 def dashboard(
     historian: str,
@@ -48,12 +75,16 @@ def dashboard(
     host: str,
     port: int,
     threads: int,
+    users_file: str | None,
+    secret_file: str | None,
+    dev_secret: bool,
     log_level: str,
 ) -> None:
     """Serve the live dashboard: site map coloured by data freshness and sensor trends.
 
     \b
     Open http://HOST:PORT/ in a browser; GET /health answers JSON for health checks.
+    With --users, everyone signs in at /login and sees what the role allows.
     Served by waitress (a production WSGI server); for several worker processes run
     gunicorn 'dashboards.wsgi:wsgi_app()' (see docs/dashboards.md).
     """
@@ -68,17 +99,65 @@ def dashboard(
         except UrlError as exc:
             raise click.BadParameter(str(exc), param_hint="--broker") from None
     _check_historian(historian)
+    auth = _auth_config(users_file, secret_file, dev_secret, [t.id for t in complex_.tenants], host)
 
     from dashboards.app import create_app  # dash is slow to import: only when serving
     from dashboards.serve import serve
 
-    app = create_app(complex_, historian, broker_url=broker)
+    app = create_app(complex_, historian, broker_url=broker, auth=auth)
     try:
         serve(app, host, port, threads=threads)
     except OSError as exc:
         raise click.ClickException(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}"
         ) from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _auth_config(users_file: str | None, secret_file: str | None, dev_secret: bool, tenants: list[str], host: str):  # type: ignore[no-untyped-def]
+    """Login settings from the flags; fails fast on a bad users file or a missing key."""
+    from dashboards.auth.session import MIN_SECRET_BYTES, AuthConfig
+    from dashboards.auth.users import UsersFileError, load_users
+
+    if users_file is None:
+        level = logging.INFO if _is_loopback(host) else logging.WARNING
+        log.log(
+            level,
+            "open local mode: no login, every visitor acts as admin%s; start with --users FILE for logins",
+            "" if _is_loopback(host) else f" (and {host} is reachable from other machines)",
+        )
+        return AuthConfig.open_local()
+    try:
+        users = load_users(users_file, tenants)
+    except UsersFileError as exc:
+        raise click.BadParameter(str(exc), param_hint="--users") from None
+    if not len(users):
+        raise click.BadParameter(f"{users_file}: no users; add one with `twin dashboard-user add`", param_hint="--users")
+    if secret_file is not None:
+        key = Path(secret_file).read_bytes().strip()
+        where = secret_file
+    elif os.environ.get("TWIN_DASHBOARD_SECRET"):
+        key, where = os.environ["TWIN_DASHBOARD_SECRET"].encode(), "TWIN_DASHBOARD_SECRET"
+    elif dev_secret:
+        log.warning("--dev-secret: sessions are signed with a random key and end when this process stops")
+        key, where = secrets.token_bytes(32), "--dev-secret"
+    else:
+        raise click.UsageError(
+            "--users needs a session key: --secret-file FILE or TWIN_DASHBOARD_SECRET "
+            "(or --dev-secret for a throwaway demo)"
+        )
+    if len(key) < MIN_SECRET_BYTES:
+        raise click.BadParameter(f"{where}: the key must have at least {MIN_SECRET_BYTES} bytes", param_hint="--secret-file")
+    log.info("login required: %d user(s) from %s", len(users), users_file)
+    return AuthConfig(users=users, secret_key=key)
 
 
 def _check_historian(url: str) -> None:

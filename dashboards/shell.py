@@ -1,8 +1,9 @@
 """The app shell: header, navigation and the router that puts a page under it.
 
 Routing is a callback on ``dcc.Location`` rather than Dash's global page registry,
-so several apps (tests, workers) can live in one process, and a later login check
-has one place to run before any page is rendered.
+so several apps (tests, workers) can live in one process, and the role check has
+one place to run before any page is rendered. The header and the router ask the
+server-side session who is looking (:func:`dashboards.auth.session.current_user`).
 """
 
 from __future__ import annotations
@@ -10,18 +11,53 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from dash import Dash, Input, Output, dcc, html
+from flask import has_request_context
 
+from dashboards.auth.session import LOCAL_USER, current_user
+from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages import Page
 
-__all__ = ["URL", "CONTENT", "shell_layout", "route", "register_router"]
+__all__ = ["URL", "CONTENT", "USER_BADGE", "shell_layout", "route", "register_router", "allowed_pages"]
 
 URL = "shell-url"
 CONTENT = "shell-content"
+USER_BADGE = "shell-user"
 
 
-def shell_layout(app: Dash, ctx: DashboardContext, pages: Sequence[Page]) -> html.Div:
-    """Header with the site name and the page links; the page goes into ``CONTENT``."""
+def allowed_pages(pages: Sequence[Page], user: User | None) -> list[Page]:
+    """The pages ``user`` may open (none when not logged in)."""
+    return [p for p in pages if user is not None and user.role in p.roles]
+
+
+def _user_badge(app: Dash, user: User | None, login_required: bool) -> html.Div:
+    if not login_required:
+        return html.Div(
+            id=USER_BADGE,
+            className="user-badge open-mode",
+            children="Open local mode · no login (start with --users for logins)",
+        )
+    if user is None:
+        return html.Div(id=USER_BADGE, className="user-badge")
+    who = f"{user.username} · {user.role}" + (f" · {user.tenant}" if user.tenant else "")
+    return html.Div(
+        id=USER_BADGE,
+        className="user-badge",
+        children=[
+            html.Span(who, className="user-name"),
+            html.A("Sign out", href=app.get_relative_path("/logout"), className="logout-link"),
+        ],
+    )
+
+
+def shell_layout(
+    app: Dash,
+    ctx: DashboardContext,
+    pages: Sequence[Page],
+    user: User | None = LOCAL_USER,
+    login_required: bool = False,
+) -> html.Div:
+    """Header with the site name, the pages ``user`` may open and who is signed in."""
     return html.Div(
         className="shell",
         children=[
@@ -41,9 +77,10 @@ def shell_layout(app: Dash, ctx: DashboardContext, pages: Sequence[Page]) -> htm
                             dcc.Link(
                                 p.title, href=app.get_relative_path(p.path), className="nav-link"
                             )
-                            for p in pages
+                            for p in allowed_pages(pages, user)
                         ]
                     ),
+                    _user_badge(app, user, login_required),
                 ],
             ),
             html.Main(id=CONTENT, className="shell-content"),
@@ -51,18 +88,49 @@ def shell_layout(app: Dash, ctx: DashboardContext, pages: Sequence[Page]) -> htm
     )
 
 
-def route(app: Dash, ctx: DashboardContext, pages: Sequence[Page], pathname: object) -> object:
-    """The layout of the page at ``pathname`` (any client value), or a not-found note."""
+def session_shell(app: Dash, ctx: DashboardContext, pages: Sequence[Page], login_required: bool):  # type: ignore[no-untyped-def]
+    """``app.layout`` as a function: the shell for whoever the session says is asking."""
+
+    def _layout() -> html.Div:
+        user = current_user() if has_request_context() else None
+        return shell_layout(app, ctx, pages, user, login_required)
+
+    return _layout
+
+
+def route(
+    app: Dash,
+    ctx: DashboardContext,
+    pages: Sequence[Page],
+    pathname: object,
+    user: User | None = LOCAL_USER,
+) -> object:
+    """The layout of the page at ``pathname`` (any client value) if ``user`` may open it."""
     path = "/" + app.strip_relative_path(pathname) if isinstance(pathname, str) else "/"
     path = path.rstrip("/") or "/"
+    allowed = allowed_pages(pages, user)
     for page in pages:
-        if page.path == path:
+        if page.path != path:
+            continue
+        if page in allowed:
             return page.layout(ctx)
+        if path == "/" and allowed:  # the home of a role without the overview: its first page
+            return allowed[0].layout(ctx)
+        return html.Div(
+            className="card not-allowed",
+            children=[
+                html.H2("Not available for your role"),
+                *[
+                    dcc.Link(f"Open {p.title}", href=app.get_relative_path(p.path), className="nav-link")
+                    for p in allowed
+                ],
+            ],
+        )
     return html.Div(
         className="card not-found",
         children=[
             html.H2("Page not found"),
-            dcc.Link("Back to the overview", href=app.get_relative_path("/")),
+            dcc.Link("Back to the start page", href=app.get_relative_path("/")),
         ],
     )
 
@@ -70,4 +138,4 @@ def route(app: Dash, ctx: DashboardContext, pages: Sequence[Page], pathname: obj
 def register_router(app: Dash, ctx: DashboardContext, pages: Sequence[Page]) -> None:
     @app.callback(Output(CONTENT, "children"), Input(URL, "pathname"))
     def _route(pathname: object) -> object:
-        return route(app, ctx, pages, pathname)
+        return route(app, ctx, pages, pathname, current_user())

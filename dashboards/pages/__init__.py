@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from dash.development.base_component import Component
 
+from dashboards.auth.users import ROLES
+
 if TYPE_CHECKING:
     from dash import Dash
 
@@ -29,14 +31,19 @@ class Page:
     title: str
     layout: Callable[[DashboardContext], Component]
     register_callbacks: Callable[[Dash, DashboardContext], None]
+    #: Roles that may open the page and call its callbacks (checked from the session).
+    roles: frozenset[str] = frozenset(ROLES)
 
     def __post_init__(self) -> None:
         if not self.path.startswith("/"):
             raise ValueError(f'page path must start with "/", got {self.path!r}')
+        unknown = set(self.roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"page {self.path}: unknown role(s) {sorted(unknown)}; roles are {ROLES}")
 
 
 def default_pages() -> tuple[Page, ...]:
     """The pages every deployment serves, in navigation order."""
-    from dashboards.pages import overview
+    from dashboards.pages import overview, tenant
 
-    return (overview.PAGE,)
+    return (overview.PAGE, tenant.PAGE)

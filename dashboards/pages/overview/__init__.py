@@ -8,4 +8,11 @@ from dashboards.pages.overview.layout import layout
 
 __all__ = ["PAGE"]
 
-PAGE = Page(path="/", title="Overview", layout=layout, register_callbacks=register)
+#: Shows every tenant's factories and sensors: not for tenant users.
+PAGE = Page(
+    path="/",
+    title="Overview",
+    layout=layout,
+    register_callbacks=register,
+    roles=frozenset({"operator", "engineer", "admin"}),
+)

@@ -1,0 +1,12 @@
+"""Component ids of the tenant portal, shared by its layout, callbacks and tests."""
+
+INIT = "tenant-init"  # dcc.Store fired once on page load: fills the tenant picker
+TICK = "tenant-tick"
+TENANT = "tenant-select"
+RANGE = "tenant-range"
+FACTORIES = "tenant-factories"
+OEE = "tenant-oee"
+ENERGY = "tenant-energy"
+STATUS = "tenant-status"
+EXPORT = "tenant-export"
+DOWNLOAD = "tenant-download"

@@ -1,0 +1,67 @@
+"""Layout of the tenant portal: tenant picker and range, factories, OEE breakdown, energy."""
+
+from __future__ import annotations
+
+from dash import dcc, html
+
+from dashboards.context import DashboardContext
+from dashboards.pages.tenant import ids
+from dashboards.pages.tenant.kpis import DEFAULT_RANGE, RANGES
+from dashboards.trend import empty_figure
+
+__all__ = ["REFRESH_MS", "layout"]
+
+#: KPIs are written every few seconds by the live twin; refreshing faster shows nothing new.
+REFRESH_MS = 5_000
+
+_GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+def layout(ctx: DashboardContext) -> html.Div:
+    """The page; which tenants appear is decided by a callback from the session, not here."""
+    return html.Div(
+        className="page page-tenant",
+        children=[
+            dcc.Store(id=ids.INIT, data=0),
+            dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
+            dcc.Download(id=ids.DOWNLOAD),
+            html.Section(
+                className="card",
+                children=[
+                    html.H2("Tenant portal"),
+                    html.Div(
+                        className="controls",
+                        children=[
+                            dcc.Dropdown(id=ids.TENANT, clearable=False, className="tenant-picker"),
+                            dcc.RadioItems(
+                                id=ids.RANGE,
+                                value=DEFAULT_RANGE,
+                                inline=True,
+                                className="ranges",
+                                options=[{"label": label, "value": k} for k, (label, _) in RANGES.items()],
+                            ),
+                            html.Button("Export CSV", id=ids.EXPORT, n_clicks=0, className="button"),
+                        ],
+                    ),
+                    html.Ul(id=ids.FACTORIES, className="factory-list"),
+                    html.Div(id=ids.STATUS, className="status"),
+                ],
+            ),
+            html.Section(
+                className="card",
+                children=[
+                    html.H2("OEE = availability × performance × quality (per shift)"),
+                    dcc.Graph(id=ids.OEE, figure=empty_figure("loading…"), config=_GRAPH_CONFIG,
+                              style={"height": "420px"}),
+                ],
+            ),
+            html.Section(
+                className="card",
+                children=[
+                    html.H2("Energy per good unit"),
+                    dcc.Graph(id=ids.ENERGY, figure=empty_figure("loading…"), config=_GRAPH_CONFIG,
+                              style={"height": "320px"}),
+                ],
+            ),
+        ],
+    )
