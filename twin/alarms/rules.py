@@ -48,6 +48,10 @@ __all__ = [
 
 #: 1 g in gal (cm/s²).
 GAL_PER_G = 980.665
+#: With ``RuleEngine(confirm_by_state=True)``, a machine's power drop joins an outage this
+#: long after one period of its state sensor (the state reading of the same moment may be
+#: sampled up to a period later, and travels in another message).
+OUTAGE_CONFIRM_MARGIN_S = 1.0
 #: A rate window keeps at most about this many points (older ones are thinned out), so
 #: memory and time per reading stay bounded however fast a sensor publishes.
 WINDOW_POINTS = 256
@@ -443,9 +447,14 @@ class PowerOutageCheck:
         deb: Debounce,
         planned_off: Callable[[str, int], bool],
         factories: dict[str, list[str]] | None = None,
+        confirm_ms: dict[str, int] | None = None,
     ):
         self.spec = spec
         self.off_level = machines  # machine -> kW below which it has no power
+        # machine -> how long after its power drop its state sensor has surely reported: a PLC
+        # reports a planned stop's power before its state, so a drop counts only once the state
+        # had time to say "off" (at a shift end nine machines go dark in one second otherwise)
+        self.confirm_ms = confirm_ms or {}
         self.need = need
         # factories with at least two metered machines: all of them dark is an outage too
         self.factories = {f: ms for f, ms in (factories or {}).items() if len(ms) >= 2}
@@ -473,8 +482,14 @@ class PowerOutageCheck:
 
     def evaluate(self, ts: int) -> Transition | None:
         d = self.deb
+        confirm = self.confirm_ms
+        if confirm:
+            for m in [m for m in self.lost_at if m in confirm and self.planned_off(m, ts)]:
+                del self.lost_at[m]  # the state sensor caught up: a planned stop, not an outage
         if d.active:  # still dark, however long ago it went
             dark = set(self.lost_at)
+        elif confirm:
+            dark = {m for m, t in self.lost_at.items() if 0 <= ts - t - confirm.get(m, 0) <= self.window_ms}
         else:
             dark = {m for m, t in self.lost_at.items() if ts - t <= self.window_ms}
         n = len(dark)
@@ -616,11 +631,23 @@ class RuleEngine:
 
     ``planned_off(machine, ts)`` tells the power-outage rule whether a machine is off
     on purpose (the live twin answers it from the state sensor or the shift calendar).
+    With ``confirm_by_state``, a machine with a state sensor counts as dark for the
+    power-outage rule only one state period (plus :data:`OUTAGE_CONFIRM_MARGIN_S`) after
+    its power dropped, if its state sensor does not say ``off`` by then: devices report
+    a planned stop's power before its state, so a shift end is not an outage.
     """
 
-    def __init__(self, c: Complex, planned_off: Callable[[str, int], bool] | None = None, start_ms: int = 0):
+    def __init__(
+        self,
+        c: Complex,
+        planned_off: Callable[[str, int], bool] | None = None,
+        start_ms: int = 0,
+        *,
+        confirm_by_state: bool = False,
+    ):
         self.complex = c
         self.start_ms = start_ms
+        self.confirm_by_state = confirm_by_state
         self._planned_off = planned_off or (lambda m, ts: False)
         self.latest = _Latest()
         self.specs: dict[AlarmKey, AlarmSpec] = {}
@@ -799,6 +826,7 @@ class RuleEngine:
         machines: dict[str, float] = {}
         power_sensor: dict[str, tuple[str, float]] = {}
         factories: dict[str, list[str]] = {}
+        confirm: dict[str, int] = {}
         for f in self.complex.factories.values():
             if f.zone != zone:
                 continue
@@ -810,11 +838,14 @@ class RuleEngine:
                     machines[m.id] = off_power_level(m.power_kw)
                     power_sensor[m.id] = (ps.id, 0.001 if ps.unit == "W" else 1.0)
                     factories.setdefault(f.id, []).append(m.id)
+                    st = next((s for s in m.sensors if s.kind == "state"), None)
+                    if st is not None and self.confirm_by_state:
+                        confirm[m.id] = round((st.period_s + OUTAGE_CONFIRM_MARGIN_S) * 1000)
         need = max(rule.min_machines, math.ceil(rule.share * len(machines)))
         if len(machines) < need and not any(len(ms) >= 2 for ms in factories.values()):
             return  # too few metered machines to tell an outage from failures
         chk = PowerOutageCheck(
-            spec, machines, need, rule.window_s, Debounce(0, rule.off_delay_s), self._planned_off, factories
+            spec, machines, need, rule.window_s, Debounce(0, rule.off_delay_s), self._planned_off, factories, confirm
         )
         self._add(spec, chk)
         for mid, (sid, scale) in power_sensor.items():

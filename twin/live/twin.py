@@ -90,7 +90,8 @@ class LiveTwin:
                     self.machines[m.id] = mt
                     for s in m.sensors:
                         self._machine_of[s.id] = mt
-        self.rules = RuleEngine(c, planned_off=self._planned_off, start_ms=start_ms)
+        # confirm_by_state: a shift end drops power up to a state period before the state says off
+        self.rules = RuleEngine(c, planned_off=self._planned_off, start_ms=start_ms, confirm_by_state=True)
         self.rules.seed_active(self.book.active_keys())
         self._limits = {sid: stale_limit_ms(i.sensor, self.stale_factor) for sid, i in c.sensors.items()}
         self.ignored_old = 0  # readings not newer than the sensor's last one (redelivered or late)
