@@ -10,11 +10,16 @@ rules' limits and delays, KPI definitions), not MQTT; the broker is tested elsew
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from sensors.model_fleet import build_model_source
 from tests.live_integration_helpers import HOUR, MIDNIGHT, MIN, FleetDrive, S, coarse_day
+from tests.live_procs import LiveProc, Watcher
 from twin.alarms.rules import RuleEngine, Transition
 from twin.config import load_complex
 from twin.model import MachineState
@@ -256,3 +261,93 @@ def test_live_shift_oee_matches_the_models_own_for_the_same_run(demo):
         assert live[f"kpi.shift.factory.{f}.oee"] == pytest.approx(m * perf * qual, abs=RATIO_TOL), f
         compared += 4
     assert compared >= 15
+
+
+# ---- 4. end to end on a real broker -----------------------------------------------------------
+
+
+def _twin() -> list[str]:
+    script = Path(sys.executable).with_name("twin")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "twin"]
+
+
+def _wait_for_line(path: Path, text: str, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in path.read_text(errors="replace"):
+            return
+        assert proc.poll() is None, path.read_text(errors="replace")[-4000:]
+        time.sleep(0.1)
+    raise AssertionError(f"{text!r} not logged:\n{path.read_text(errors='replace')[-4000:]}")
+
+
+@pytest.mark.mosquitto
+@pytest.mark.slow
+def test_injected_earthquake_reaches_the_alarm_topic_through_fleet_broker_and_live_twin(mosquitto, tmp_path, tiny):
+    watcher = Watcher(mosquitto.url)
+    live = LiveProc(mosquitto.url, tmp_path, "tiny").start()
+    fleet_log = tmp_path / "fleet.log"
+    with fleet_log.open("wb") as out:
+        fleet = subprocess.Popen(
+            [
+                *_twin(),
+                "sensors",
+                "--broker",
+                mosquitto.url,
+                "--config",
+                "tiny",
+                "--source",
+                "model",
+                "--speed",
+                "20",
+                "--start",
+                "-1m",  # a minute of catch-up at 20x, then real time
+                "--duration",
+                "90",
+                "--seed",
+                "4",
+            ],
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        watcher.wait_for(lambda t, d: t == "twin/v1/park/_complex/state", timeout=30, what="complex snapshot")
+        _wait_for_line(fleet_log, "listening for disaster injections", fleet)
+        # readings flow into the twin: the fleet's machines show up in a factory snapshot
+        watcher.wait_for(
+            lambda t, d: t.endswith("/alpha-f1/state") and any(m["state"] != "unknown" for m in d["machines"]),
+            timeout=30,
+            what="alpha-f1 snapshot with known machine states",
+        )
+        mark = watcher.mark()
+        assert not [e for e in watcher.events() if e["alarm"]["type"] == "earthquake"]  # quiet so far
+        ok = subprocess.run(
+            [*_twin(), "inject", "earthquake", "--zone", "A", "--broker", mosquitto.url, "--config", "tiny"]
+            + ["--wait", "20"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ok.returncode == 0, ok.stderr
+        _, doc = watcher.wait_for(
+            lambda t, d: (
+                t == "twin/v1/park/_alarms/event" and d["event"] == "raised" and d["alarm"]["type"] == "earthquake"
+            ),
+            timeout=30,
+            mark=mark,
+            what="earthquake raised event",
+        )
+        assert doc["alarm"]["source_kind"] == "complex"
+        assert set(doc["alarm"]["zones"]) == {"A", "B"}
+        assert live.alive(), live.log()
+    finally:
+        if fleet.poll() is None:
+            fleet.terminate()
+            try:
+                fleet.wait(30)
+            except subprocess.TimeoutExpired:
+                fleet.kill()
+                fleet.wait(5)
+        if live.alive():
+            live.stop()
+        watcher.close()
