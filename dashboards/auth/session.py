@@ -133,7 +133,8 @@ def install_auth(
         user = auth.users.authenticate(request.form.get("username"), request.form.get("password"))  # type: ignore[union-attr]
         if user is None:
             log.info("failed login for %r from %s", (request.form.get("username") or "")[:40], request.remote_addr)
-            return login_page("Wrong username or password.", next_path, 401)
+            # 200, not 401: the form is shown again, and a browser logs a 401 page as a console error
+            return login_page("Wrong username or password.", next_path)
         session.clear()  # a new session on every login: no fixation of an older cookie
         session[_SESSION_KEY] = user.username
         log.info("login: %s (%s%s)", user.username, user.role, f", tenant {user.tenant}" if user.tenant else "")
