@@ -202,7 +202,7 @@ def run_publishers(port: int, load: list[tuple[str, Path, int]]) -> tuple[list[s
     return procs, t0
 
 
-def run_ingest_case(work: Path, complex_, messages: int, per_message: int, workers: int) -> dict:
+def run_ingest_case(work: Path, complex_, messages: int, per_message: int, workers: int, protocol: str = "5") -> dict:
     mq, port = start_mosquitto(work)
     db = work / "h.db"
     http = free_port()
@@ -210,7 +210,7 @@ def run_ingest_case(work: Path, complex_, messages: int, per_message: int, worke
     load = make_load(work, complex_, messages, per_message, base_ts)
     total = sum(n for _, _, n in load)
     ing = subprocess.Popen(
-        [sys.executable, "-m", "twin", "ingest", "--broker", f"mqtt://127.0.0.1:{port}",
+        [sys.executable, "-m", "twin", "ingest", "--broker", f"mqtt://127.0.0.1:{port}?protocol={protocol}",
          "--historian", f"sqlite://{db}", "--config", "demo", "--spool-dir", str(work / "spool"),
          "--http-port", str(http), "--workers", str(workers), "--client-id", "bench-ingest",
          "--log-level", "warning"],
@@ -338,22 +338,26 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = ap.parse_args()
     complex_ = load_complex("demo")
-    results: dict[str, list[dict]] = {"single": [], "batched": [], "baseline": []}
+    results: dict[str, list[dict]] = {"single": [], "batched": [], "baseline": [], "single_mqtt311": []}
     for run in range(args.runs):
-        for case in ("baseline", "single", "batched"):
+        for case in ("baseline", "single", "batched", "single_mqtt311"):
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 work = Path(tmp)
                 if case == "baseline":
                     r = run_baseline(work, complex_, args.baseline_messages)
                 elif case == "single":
                     r = run_ingest_case(work, complex_, args.messages, 1, args.workers)
+                elif case == "single_mqtt311":
+                    r = run_ingest_case(work, complex_, args.messages, 1, args.workers, protocol="3.1.1")
                 else:
                     r = run_ingest_case(work, complex_, args.batched_messages, 50, args.workers)
             results[case].append(r)
             print(f"run {run + 1}/{args.runs} {case:<8} {r}", file=sys.stderr, flush=True)
-    single, batched, baseline = (median_of(results[k]) for k in ("single", "batched", "baseline"))
+    single, batched, baseline, single311 = (
+        median_of(results[k]) for k in ("single", "batched", "baseline", "single_mqtt311"))
     summary = {
         "single": single,
+        "single_mqtt311": single311,
         "batched": batched,
         "baseline": baseline,
         "ratio_single_vs_baseline": round(single["readings_per_s"] / baseline["readings_per_s"], 1),
@@ -362,7 +366,7 @@ def main() -> None:
         "runs": args.runs,
     }
     print(f"\n{'case':<10}{'stored/s':>12}{'offered/s':>12}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}")
-    for name, r in (("baseline", baseline), ("single", single), ("batched", batched)):
+    for name, r in (("baseline", baseline), ("single", single), ("single311", single311), ("batched", batched)):
         print(f"{name:<10}{r['readings_per_s']:>12,.0f}{r.get('offered_per_s') or 0:>12,.0f}{r['lost']:>6.0f}"
               f"{r.get('p50_ms') or 0:>9}{r.get('p99_ms') or 0:>9}{r.get('peak_rss_mb') or 0:>9}")
     print(f"single / naive baseline: {summary['ratio_single_vs_baseline']}x")
