@@ -195,14 +195,15 @@ def test_outage_rule_waits_a_state_period_and_drops_machines_whose_state_says_of
 # ---- 3. live OEE from the sensor stream agrees with the model's own -------------------------
 
 #: Both sides see the same machine states (the state sensor samples the model every 5 s, so
-#: each state change is seen up to 5 s late: at most a few minutes over a shift, < 0.5 % of
+#: each change is seen up to 5 s late; with a few dozen changes a shift that is ~0.1 % of
 #: 8 h) and the same counters (the model's own, sampled every 10 s: the last lot may be
-#: missed, a few units of several hundred). Performance and OEE are per lot-sized counter
-#: steps, which is why the comparison runs over a whole shift. 2 % absolute on the ratios
-#: and 2 % relative on counts and energy is well above those and well below what a wrong
-#: definition would give (e.g. quality without scrap, or availability against 24 h).
-RATIO_TOL = 0.02
-REL_TOL = 0.02
+#: missed). Counters move per lot, so performance and OEE are lumpy over minutes and the
+#: comparison runs over the whole shift. Measured with these seeds: ratios within 0.0003,
+#: counts exact, energy within 0.1 %. 0.005 absolute on ratios and 1 % relative on counts and
+#: energy leave >10x room for that sampling error, yet catch a wrong definition: leaving scrap
+#: out of quality is 0.017 off for hanbit-f1-aoi, availability against 24 h is off by 2/3.
+RATIO_TOL = 0.005
+REL_TOL = 0.01
 
 
 def test_live_shift_oee_matches_the_models_own_for_the_same_run(demo):
