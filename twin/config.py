@@ -119,6 +119,8 @@ def load_yaml(path: str | os.PathLike[str], max_bytes: int | None = None) -> tup
         raise ConfigError(src, "", "file not found") from None
     except OSError as exc:
         raise ConfigError(src, "", f"cannot read file: {exc.strerror or exc}") from exc
+    except ValueError:  # a NUL byte or a lone surrogate (YAML "\ud800") cannot name a file
+        raise ConfigError(src, "", "not a usable file name (NUL or invalid unicode)") from None
     if not p.is_file():
         raise ConfigError(src, "", "not a regular file")
     if size > max_bytes:

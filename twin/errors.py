@@ -15,6 +15,17 @@ class TwinError(Exception):
     """Base class of every error raised on purpose by this platform."""
 
 
+def _bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters and printable as UTF-8 (lone surrogates escaped).
+
+    Config values end up in error messages; hostile input must not flood a log or a
+    terminal, nor make the message itself impossible to write.
+    """
+    if len(text) > limit:
+        text = f"{text[: limit - 20]}... ({len(text)} chars)"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ConfigError(TwinError):
     """The complex config (or another YAML input) is invalid.
 
@@ -28,9 +39,9 @@ class ConfigError(TwinError):
         self.path = path
         self.reason = reason
         self.line = line
-        where = f"{source}:{line}" if line else source
-        at = f" at {path}" if path else ""
-        super().__init__(f"{where}{at}: {reason}")
+        where = _bounded(f"{source}:{line}" if line else source, 300)
+        at = f" at {_bounded(path, 200)}" if path else ""
+        super().__init__(f"{where}{at}: {_bounded(reason, 400)}")
 
 
 class UrlError(TwinError, ValueError):
