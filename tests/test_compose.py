@@ -154,10 +154,13 @@ def test_mosquitto_has_persistence_passwords_and_acl_and_no_anonymous():
     assert lines["persistence"] == "true"
     assert lines["allow_anonymous"] == "false"
     assert lines["password_file"] == "/mosquitto/secrets/passwd"
-    assert lines["acl_file"] == "/mosquitto/config/acl"
+    # the entrypoint copies the ACL (generated auth/acl, else the fallback acl) into the tmpfs
+    assert lines["acl_file"] == "/mosquitto/secrets/acl"
+    assert lines["include_dir"] == "/mosquitto/secrets/conf.d"  # the TLS listener
     svc = SERVICES["mosquitto"]
     assert "./docker/mosquitto:/mosquitto/config:ro" in svc["volumes"]
     assert "/mosquitto/secrets" in svc["tmpfs"]
+    assert any(p.endswith(":8883") for p in svc["ports"])
     acl_users = set(re.findall(r"^user (\S+)", (ROOT / "docker/mosquitto/acl").read_text(), re.M))
     script = (ROOT / "docker/mosquitto/entrypoint.sh").read_text()
     assert set(re.findall(r"printf '([\w-]+):%s", script)) == acl_users
