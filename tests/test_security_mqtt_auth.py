@@ -333,3 +333,37 @@ def test_tls_listener_with_the_generated_ca(secured, clients):
     dev = clients(broker.tls_port, me, password(out, me), tls_ca=out / "tls" / "ca.crt")
     assert _rc_value(dev.rc) == 0
     assert dev.publish(tel(A, A_DEV), b"over-tls") == 0
+
+
+@pytest.mark.mosquitto
+def test_the_twins_own_mqtts_url_verifies_the_generated_certificate(secured, monkeypatch):
+    from twin.mqtt import BrokerUnavailable, connect, make_client, wait_connected
+    from twin.security.tls import make_ca_and_server_cert
+    from twin.urls import parse_broker_url
+
+    broker, out = secured
+    me = device_username(A, A_DEV)
+    monkeypatch.setenv("TWIN_MQTT_PASSWORD", password(out, me))
+    ca = out / "tls" / "ca.crt"
+    good = parse_broker_url(f"mqtts://{me}@127.0.0.1:{broker.tls_port}?ca={ca}")
+    client = make_client(good, "tls-ok")
+    connect(client, good)
+    client.loop_start()
+    try:
+        wait_connected(client, TIMEOUT)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    # a broker whose certificate another CA signed is refused (no silent fallback to trust)
+    other_ca = out.parent / "other-ca.crt"
+    other_ca.write_bytes(make_ca_and_server_cert(["127.0.0.1"])["ca.crt"])
+    wrong = parse_broker_url(f"mqtts://{me}@127.0.0.1:{broker.tls_port}?ca={other_ca}")
+    client = make_client(wrong, "tls-wrong-ca")
+    connect(client, wrong)
+    client.loop_start()
+    try:
+        with pytest.raises(BrokerUnavailable):
+            wait_connected(client, 2)
+    finally:
+        client.disconnect()
+        client.loop_stop()
