@@ -367,3 +367,15 @@ def test_the_twins_own_mqtts_url_verifies_the_generated_certificate(secured, mon
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+@pytest.mark.mosquitto
+def test_sparkplug_host_and_bridge_accounts(secured):
+    broker, out = secured
+    assert attempt(broker, out, "twin-sparkplug", "spBv1.0/plant/NCMD/node-1") == 0  # rebirth request
+    assert attempt(broker, out, "twin-sparkplug", "spBv1.0/STATE/twin-host") == 0
+    assert attempt(broker, out, "twin-sparkplug", f"twin/v1/{A}/{A_DEV}/status") == 0
+    assert attempt(broker, out, "twin-sparkplug", tel(A, A_DEV)) == 135  # it stores readings itself
+    assert attempt(broker, out, "twin-sparkplug", "spBv1.0/plant/DDATA/node-1/dev") == 135  # cannot forge a node
+    assert attempt(broker, out, "twin-bridge", tel(B, B_DEV)) == 0
+    assert attempt(broker, out, "twin-bridge", f"twin/v1/{B}/_alarms/command") == 135

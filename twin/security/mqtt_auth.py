@@ -103,13 +103,16 @@ SERVICE_ACCOUNTS: tuple[Account, ...] = (
         read=(f"{_T}/sim/inject",),
         write=(f"{_T}/+/+/telemetry", f"{_T}/sim/events"),
     ),
-    # Sparkplug host: reads edge nodes, republishes as telemetry and device status.
+    # Sparkplug host (`twin sparkplug`): reads edge nodes (it stores readings itself),
+    # asks them for rebirths, publishes its STATE and each device's status.
     Account(
         "twin-sparkplug",
         "service",
-        read=("spBv1.0/#",),
-        write=("spBv1.0/STATE/+", f"{_T}/+/+/telemetry", f"{_T}/+/+/status"),
+        read=("spBv1.0/#", "$share/+/spBv1.0/#"),
+        write=("spBv1.0/STATE/+", "spBv1.0/+/NCMD/+", f"{_T}/+/+/status"),
     ),
+    # OPC UA / Modbus bridges (`twin bridge`): a gateway publishing for the devices it maps.
+    Account("twin-bridge", "service", write=(f"{_T}/+/+/telemetry",)),
     # Process engineers' `twin inject`: injects events, watches what the fleet did.
     Account("twin-sim", "service", read=(f"{_T}/sim/events",), write=(f"{_T}/sim/inject",)),
     # Broker health check: the uptime, nothing else.
