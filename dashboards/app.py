@@ -76,6 +76,7 @@ def create_app(
         for output in set(app.callback_map) - before:  # the page's own callbacks: its roles
             callback_roles[output] = page.roles
     register_health(app.server, ctx)
+    app.server.extensions["twin_alarm_feed"] = ctx.alarms  # so a server shutdown can close it
     # Login first, so an anonymous request learns nothing, not even whether its body is well-formed.
     install_auth(app, auth, complex.site.name, callback_roles, open_paths=(HEALTH_PATH,))
     install_request_guard(app)

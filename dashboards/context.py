@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from dashboards.alarm_feed import AlarmFeed
 from dashboards.data import HistorianSource
 from dashboards.site import SiteIndex
 from dashboards.trend import site_zone
@@ -24,13 +25,16 @@ class DashboardContext:
 
     complex: Complex
     historian: HistorianSource
-    #: Live state from the broker arrives with the live-twin issue; kept so pages can grow into it.
+    #: The broker of the live twin: alarms are read and acted on through it.
     broker_url: str | None = None
     #: Epoch milliseconds now; injectable so tests are deterministic.
     clock: Callable[[], int] = now_ms
     site: SiteIndex = field(init=False)
+    #: Open alarms and alarm commands through the live twin (connects on first use).
+    alarms: AlarmFeed = field(init=False)
     tz: tzinfo = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "site", SiteIndex(self.complex))
+        object.__setattr__(self, "alarms", AlarmFeed(self.broker_url))
         object.__setattr__(self, "tz", site_zone(self.complex.site.timezone))

@@ -28,7 +28,9 @@ def _same_ids(sent: object, declared: list[dict[str, Any]], key: str) -> str | N
     if not isinstance(sent, list) or len(sent) != len(declared):
         return f"{key} must be a list of {len(declared)} item(s)"
     for item, spec in zip(sent, declared, strict=True):
-        if isinstance(spec.get("id"), dict):  # pattern-matching: a list of matches
+        spec_id = spec.get("id")
+        # pattern-matching ids: a dict, or in the callback map its JSON text ('{"type": ...}')
+        if isinstance(spec_id, dict) or (isinstance(spec_id, str) and spec_id.startswith("{")):
             if not isinstance(item, list | dict):
                 return f"{key}: pattern-matching item must be a list or object"
             continue

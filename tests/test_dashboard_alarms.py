@@ -1,0 +1,117 @@
+"""Alarm console callbacks: ordering, the critical banner, actions as the session user, forged input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dashboards.alarm_feed import AlarmFeed, AlarmsUnavailable, sorted_alarms
+from dashboards.context import DashboardContext
+from dashboards.data import HistorianSource
+from dashboards.pages.alarms.callbacks import act, alarm_rows, banner
+from twin.alarms.client import AlarmTimeout
+from twin.config import load_complex
+
+
+def _a(aid: str, severity: str, raised: int, **kw: Any) -> dict[str, Any]:
+    return {"id": aid, "severity": severity, "raised_ms": raised, "type": "smoke", "source": "alpha-f1",
+            "state": "active_unack", "owner": "alpha-elec", **kw}
+
+
+class FakeClient:
+    """Records commands like the live twin's reply topic would answer them."""
+
+    def __init__(self, url: object, connect_timeout: float = 0) -> None:
+        self.sent: list[tuple[str, str, str, dict]] = []
+        self.lists: dict[str, list[dict]] = {"park": [_a("alm-1", "minor", 5)], "alpha-elec": [_a("alm-2", "critical", 1)]}
+
+    def command(self, action: str, alarm: str, user: str, timeout: float = 0, **kw: Any) -> dict[str, Any]:
+        self.sent.append((action, alarm, user, kw))
+        if alarm == "alm-404":
+            return {"ok": False, "error": "unknown_alarm", "detail": "no such alarm"}
+        if alarm == "alm-500":
+            raise AlarmTimeout("no reply")
+        return {"ok": True}
+
+    def open_alarms(self) -> dict[str, list[dict]]:
+        return self.lists
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def ctx() -> DashboardContext:
+    c = DashboardContext(load_complex("tiny"), HistorianSource("sqlite:///nonexistent/never-opened.db"))
+    object.__setattr__(c, "alarms", AlarmFeed("mqtt://127.0.0.1:1883", factory=FakeClient))
+    return c
+
+
+def test_sorted_by_severity_then_newest_first() -> None:
+    alarms = [_a("a", "minor", 9), _a("b", "critical", 1), _a("c", "critical", 7), _a("d", "odd", 99),
+              _a("e", "warning", 100), _a("f", "major", 3)]
+    assert [a["id"] for a in sorted_alarms(alarms)] == ["c", "b", "f", "a", "e", "d"]
+
+
+def test_feed_merges_every_owner_in_order(ctx: DashboardContext) -> None:
+    assert [a["id"] for a in ctx.alarms.open_alarms()] == ["alm-2", "alm-1"]
+
+
+def test_banner_only_while_a_critical_alarm_waits() -> None:
+    text, cls = banner([_a("x", "critical", 1)])
+    assert "CRITICAL: 1 unacknowledged" in text and "banner-critical" in cls
+    assert banner([_a("x", "critical", 1, acked_by="kim")]) == ("", "alarm-banner")
+    assert banner([_a("x", "critical", 1, shelved_until_ms=5)]) == ("", "alarm-banner")
+    assert banner([_a("x", "major", 1)]) == ("", "alarm-banner")
+
+
+def test_rows_show_severity_as_text_and_hide_done_actions(ctx: DashboardContext) -> None:
+    table = str(alarm_rows(ctx, [_a("alm-1", "critical", 1), _a("alm-2", "minor", 1, acked_by="kim")]))
+    assert "CRITICAL" in table and "MINOR" in table and "sev-critical" in table
+    assert "'action': 'ack', 'alarm': 'alm-1'" in table and "'action': 'ack', 'alarm': 'alm-2'" not in table
+    assert "No open alarms" in str(alarm_rows(ctx, []))
+
+
+def test_actions_are_sent_as_the_session_user(ctx: DashboardContext) -> None:
+    assert act(ctx, "kim", {"action": "ack", "alarm": "alm-2"}, 1, None, None) == "ack alm-2: done by kim"
+    assert act(ctx, "kim", {"action": "comment", "alarm": "alm-2"}, 1, " crew on the way ", None).endswith("kim")
+    assert act(ctx, "kim", {"action": "shelve", "alarm": "alm-2"}, 1, "detector", 900).endswith("kim")
+    sent = ctx.alarms._get().sent  # type: ignore[attr-defined]
+    assert sent == [
+        ("ack", "alm-2", "kim", {}),
+        ("comment", "alm-2", "kim", {"text": "crew on the way"}),
+        ("shelve", "alm-2", "kim", {"duration_s": 900, "text": "detector"}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("triggered", "clicks", "comment", "expected"),
+    [
+        ({"action": "delete", "alarm": "alm-2"}, 1, None, "unknown action"),
+        ({"action": "ack", "alarm": "alm-2; DROP"}, 1, None, "unknown action"),
+        ({"action": "ack", "alarm": ["alm-2"]}, 1, None, "unknown action"),
+        ("alarms-action", 1, None, ""),
+        ({"action": "ack", "alarm": "alm-2"}, 0, None, ""),
+        ({"action": "comment", "alarm": "alm-2"}, 1, "   ", "type a comment first"),
+    ],
+)
+def test_forged_or_empty_actions_send_nothing(ctx: DashboardContext, triggered, clicks, comment, expected) -> None:  # type: ignore[no-untyped-def]
+    assert act(ctx, "kim", triggered, clicks, comment, None) == expected
+    assert ctx.alarms._get().sent == []  # type: ignore[attr-defined]
+
+
+def test_forged_shelve_duration_falls_back_to_an_offered_one(ctx: DashboardContext) -> None:
+    act(ctx, "kim", {"action": "shelve", "alarm": "alm-2"}, 1, "", 10**9)
+    assert ctx.alarms._get().sent[0][3]["duration_s"] == 3600  # type: ignore[attr-defined]
+
+
+def test_refusals_and_silence_are_reported(ctx: DashboardContext) -> None:
+    assert "refused (unknown_alarm" in act(ctx, "kim", {"action": "ack", "alarm": "alm-404"}, 1, None, None)
+    assert "not sent: the live twin did not answer" in act(ctx, "kim", {"action": "ack", "alarm": "alm-500"}, 1, None, None)
+    assert act(ctx, None, {"action": "ack", "alarm": "alm-2"}, 1, None, None) == "not signed in"
+
+
+def test_without_a_broker_the_feed_says_why() -> None:
+    with pytest.raises(AlarmsUnavailable, match="--broker"):
+        AlarmFeed(None).open_alarms()

@@ -1,0 +1,113 @@
+"""The alarm console in a real headless Chromium against a real Mosquitto and `twin live`.
+
+A smoke reading published on the broker raises an alarm in the live twin; the console
+shows it within seconds and acknowledging it by a click records the session user.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from selenium.webdriver.support.ui import WebDriverWait
+
+from dashboards.app import create_app
+from dashboards.auth.session import AuthConfig
+from dashboards.auth.users import User, add_user, load_users
+from tests.live_procs import LiveProc, Publisher, Watcher, now_reading
+from twin.config import load_complex, tiny_config_path
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore:HTTPResponse.getheader:DeprecationWarning"),  # selenium 4.2
+]
+
+IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
+WAIT_S = 30  # upper bound for a condition to become true, not a timing assertion
+
+
+def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
+    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
+
+
+def _js(driver, css: str, what: str):  # type: ignore[no-untyped-def]
+    """``what`` (text, className or click) of the element at ``css`` now, read in one script so a
+    redraw between finding and reading cannot leave a stale reference; None when absent."""
+    return driver.execute_script(
+        "const e = document.querySelector(arguments[0]); if (!e) return null;"
+        "if (arguments[1] === 'click') { e.click(); return true; }"
+        "return arguments[1] === 'text' ? e.innerText : e.className;",
+        css,
+        what,
+    )
+
+
+@pytest.fixture
+def live_rig(mosquitto, tmp_path: Path):  # type: ignore[no-untyped-def]
+    data = yaml.safe_load(tiny_config_path().read_text(encoding="utf-8"))
+    data["alarms"] = {"stale_factor": 10_000}  # the test does not feed every sensor
+    config = tmp_path / "tiny-live.yaml"
+    config.write_text(yaml.safe_dump(data))
+    watcher = Watcher(mosquitto.url)
+    pub = Publisher(mosquitto.url, load_complex(config))
+    live = LiveProc(mosquitto.url, tmp_path, config).start()
+    try:
+        watcher.wait_for(lambda t, d: t == "twin/v1/park/_complex/state", timeout=30, what="complex snapshot")
+    except TimeoutError:
+        raise AssertionError(f"twin live did not come up:\n{live.log()}") from None
+    yield mosquitto.url, config, live, watcher, pub
+    if live.alive():
+        live.stop()
+    watcher.close()
+    pub.close()
+
+
+def test_alarm_from_the_broker_appears_and_is_acknowledged_by_click(
+    dash_thread_server, dash_br, live_rig, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:  # type: ignore[no-untyped-def]
+    broker, config, live, watcher, pub = live_rig
+    complex_ = load_complex(config)
+    users_file = tmp_path / "users.yaml"
+    add_user(users_file, User("kim", "operator"), "kim-pass")
+    app = create_app(
+        complex_,
+        live.historian_url,
+        broker_url=broker,
+        auth=AuthConfig(load_users(users_file), b"alarm-browser-secret-0123456789"),
+    )
+    dash_thread_server(app)
+    request.addfinalizer(app.server.extensions["twin_alarm_feed"].close)  # before the broker stops
+    driver, base = dash_br.driver, dash_thread_server.url.rstrip("/")
+    driver.get(base + "/alarms")
+    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
+    driver.find_element("css selector", "#login-username").send_keys("kim")
+    driver.find_element("css selector", "#login-password").send_keys("kim-pass")
+    driver.find_element("css selector", "#login-submit").click()
+    _wait(driver, lambda d: d.find_elements("css selector", ".no-alarms"), "the empty console")
+
+    pub.readings([now_reading("alpha-f1-smoke", 3.0)])
+    _, raised = watcher.wait_for(
+        lambda t, d: t.endswith("/_alarms/event") and d["event"] == "raised" and d["alarm"]["type"] == "smoke",
+        timeout=15,
+        what="the smoke alarm",
+    )
+    alarm = raised["alarm"]
+    row = f"#alarm-row-{alarm['id']}"
+    _wait(driver, lambda d: d.find_elements("css selector", row), "the alarm row")
+    severity = alarm["severity"]
+    assert _js(driver, f"{row} .sev-badge", "text") == severity.upper()  # severity as text, not colour alone
+    assert f"sev-{severity}" in _js(driver, f"{row} .sev-badge", "class")
+    if severity == "critical":
+        _wait(driver, lambda d: "CRITICAL" in (_js(d, "#alarms-banner", "text") or ""), "the banner")
+    assert driver.save_screenshot(str(IMG / "dashboard-alarms.png"))
+
+    _wait(driver, lambda d: _js(d, f"{row} .alarm-ack", "click"), "a click on the acknowledge button")
+    _wait(driver, lambda d: "done by kim" in (_js(d, "#alarms-status", "text") or ""), "the reply")
+    _, acked = watcher.wait_for(
+        lambda t, d: t.endswith("/_alarms/event") and d["event"] == "acknowledged", timeout=15, what="the ack event"
+    )
+    assert acked["alarm"]["id"] == alarm["id"] and acked["alarm"]["acked_by"] == "kim"
+    _wait(driver, lambda d: "kim" in (_js(d, f"{row} .acked-by", "text") or ""), "the acknowledged row")
+    assert not driver.find_elements("css selector", f"{row} .alarm-ack")
+    assert dash_br.get_logs() == []
