@@ -379,3 +379,10 @@ def test_sparkplug_host_and_bridge_accounts(secured):
     assert attempt(broker, out, "twin-sparkplug", "spBv1.0/plant/DDATA/node-1/dev") == 135  # cannot forge a node
     assert attempt(broker, out, "twin-bridge", tel(B, B_DEV)) == 0
     assert attempt(broker, out, "twin-bridge", f"twin/v1/{B}/_alarms/command") == 135
+
+
+def test_mqtt_auth_is_a_twin_subcommand():
+    from importlib.metadata import entry_points
+
+    commands = {ep.name: ep for ep in entry_points(group="twin.commands")}
+    assert commands["mqtt-auth"].load() is mqtt_auth
