@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
     envvar="TWIN_BROKER",
     default=None,
     metavar="URL",
-    help="MQTT broker (mqtt://host:port). Accepted and checked for the live state of a later "
-    "release; not used yet: the dashboard reads the historian only. [env: TWIN_BROKER]",
+    help="MQTT broker of the live twin (mqtt://host:port): the alarm console and the tenant "
+    "portal's alarms read and act through it. Without it they say so. [env: TWIN_BROKER]",
 )
 @config_option
 @click.option(

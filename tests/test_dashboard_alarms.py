@@ -115,3 +115,19 @@ def test_refusals_and_silence_are_reported(ctx: DashboardContext) -> None:
 def test_without_a_broker_the_feed_says_why() -> None:
     with pytest.raises(AlarmsUnavailable, match="--broker"):
         AlarmFeed(None).open_alarms()
+
+
+def test_tenant_portal_lists_only_the_tenants_own_alarms(ctx: DashboardContext) -> None:
+    from dashboards.auth.users import User
+    from dashboards.pages.tenant.callbacks import tenant_alarms
+
+    ctx.alarms._get().lists = {  # type: ignore[attr-defined]
+        "alpha-elec": [_a("alm-2", "critical", 1, owner="alpha-elec")],
+        "beta-chem": [_a("alm-3", "major", 2, owner="beta-chem")],
+    }
+    alpha = User("alpha", "tenant", "alpha-elec")
+    own = str(tenant_alarms(ctx, alpha, "alpha-elec"))
+    assert "alm-2" in own and "alm-3" not in own and "alarms-action" not in own  # read-only
+    assert "alm-3" not in str(tenant_alarms(ctx, alpha, "beta-chem"))
+    assert "alm-2" not in str(tenant_alarms(ctx, None, "alpha-elec"))
+    assert "alm-3" in str(tenant_alarms(ctx, User("ops", "operator"), "beta-chem"))

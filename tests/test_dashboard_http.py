@@ -243,10 +243,11 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
 
 
-def test_help_says_the_broker_is_not_used_yet() -> None:
+def test_help_says_what_the_broker_and_users_are_for() -> None:
     result = CliRunner().invoke(dashboard, ["--help"])
     assert result.exit_code == 0
-    assert "not used yet" in result.output and "--port" in result.output
+    assert "alarm console" in result.output and "--port" in result.output
+    assert "--users" in result.output and "open local mode" in result.output
 
 
 # ---- WSGI factory -------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
 from dashboards.pages.alarms.layout import SHELVE_OPTIONS
 
-__all__ = ["alarm_rows", "act", "banner", "register"]
+__all__ = ["alarm_rows", "alarm_table", "act", "banner", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,11 @@ def _button(label: str, action: str, alarm: str) -> html.Button:
 
 
 def alarm_rows(ctx: DashboardContext, alarms: list[dict[str, Any]]) -> html.Table | html.P:
+    """The console's alarm table, with action buttons."""
+    return alarm_table(ctx, alarms, actions=True)
+
+
+def alarm_table(ctx: DashboardContext, alarms: list[dict[str, Any]], actions: bool) -> html.Table | html.P:
     """The alarm table: severity as a coloured badge **with its name** (not colour alone)."""
     if not alarms:
         return html.P("No open alarms.", className="no-alarms")
@@ -61,12 +66,13 @@ def alarm_rows(ctx: DashboardContext, alarms: list[dict[str, Any]]) -> html.Tabl
             where = f"{a['factory']} ({where})"
         comments = a.get("comments") or []
         last = comments[-1] if comments and isinstance(comments[-1], dict) else None
-        actions = []
-        if not a.get("acked_by"):
-            actions.append(_button("Acknowledge", "ack", aid))
-        actions.append(_button("Comment", "comment", aid))
-        if not a.get("shelved_until_ms"):
-            actions.append(_button("Shelve", "shelve", aid))
+        buttons = []
+        if actions and not a.get("acked_by"):
+            buttons.append(_button("Acknowledge", "ack", aid))
+        if actions:
+            buttons.append(_button("Comment", "comment", aid))
+        if actions and not a.get("shelved_until_ms"):
+            buttons.append(_button("Shelve", "shelve", aid))
         rows.append(
             html.Tr(
                 id=f"alarm-row-{aid}",
@@ -82,7 +88,7 @@ def alarm_rows(ctx: DashboardContext, alarms: list[dict[str, Any]]) -> html.Tabl
                     html.Td(f"{a['acked_by']} {_when(ctx, a.get('acked_ms'))}" if a.get("acked_by") else "no",
                             className="acked-by"),
                     html.Td(f"{last.get('user', '')}: {last.get('text', '')}" if last else ""),
-                    html.Td(actions, className="alarm-actions"),
+                    html.Td(buttons, className="alarm-actions"),
                 ],
             )
         )

@@ -12,6 +12,7 @@ from typing import Any
 
 from dash import Dash, Input, Output, State, html, no_update
 
+from dashboards.alarm_feed import AlarmsUnavailable
 from dashboards.auth.session import current_user
 from dashboards.auth.users import User
 from dashboards.context import DashboardContext
@@ -27,7 +28,7 @@ from dashboards.pages.tenant.kpis import (
 from dashboards.trend import empty_figure
 from twin.errors import HistorianError
 
-__all__ = ["allowed_tenant", "export", "refresh", "register", "tenant_options"]
+__all__ = ["allowed_tenant", "export", "refresh", "register", "tenant_alarms", "tenant_options"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,20 @@ def refresh(ctx: DashboardContext, user: User | None, tenant_id: object, range_k
     return factories, oee_figure(ctx, names, data), energy_figure(ctx, names, data), ""
 
 
+def tenant_alarms(ctx: DashboardContext, user: User | None, tenant_id: object) -> object:
+    """The tenant's own open alarms (owner = the tenant), read-only; nothing for another tenant."""
+    from dashboards.pages.alarms.callbacks import alarm_table
+
+    tenant = allowed_tenant(ctx, user, tenant_id)
+    if tenant is None:
+        return html.P(_NOTHING, className="status")
+    try:
+        alarms = [a for a in ctx.alarms.open_alarms() if a.get("owner") == tenant]
+    except AlarmsUnavailable as exc:
+        return html.P(f"Alarms unavailable: {exc}", className="status")
+    return alarm_table(ctx, alarms, actions=False)
+
+
 def export(ctx: DashboardContext, user: User | None, tenant_id: object, range_key: object) -> dict[str, str] | None:
     """A ``dcc.Download`` payload with the tenant's KPI windows as CSV, or None."""
     tenant = allowed_tenant(ctx, user, tenant_id)
@@ -95,6 +110,10 @@ def register(app: Dash, ctx: DashboardContext) -> None:
     )
     def _refresh(tenant_id: object, range_key: object, _tick: object) -> tuple[Any, ...]:
         return refresh(ctx, current_user(), tenant_id, range_key)
+
+    @app.callback(Output(ids.ALARMS, "children"), Input(ids.TENANT, "value"), Input(ids.TICK, "n_intervals"))
+    def _alarms(tenant_id: object, _tick: object) -> object:
+        return tenant_alarms(ctx, current_user(), tenant_id)
 
     @app.callback(
         Output(ids.DOWNLOAD, "data"),

@@ -57,6 +57,10 @@ def layout(ctx: DashboardContext) -> html.Div:
             ),
             html.Section(
                 className="card",
+                children=[html.H2("Open alarms of this tenant"), html.Div(id=ids.ALARMS)],
+            ),
+            html.Section(
+                className="card",
                 children=[
                     html.H2("Energy per good unit"),
                     dcc.Graph(id=ids.ENERGY, figure=empty_figure("loading…"), config=_GRAPH_CONFIG,
