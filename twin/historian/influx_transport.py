@@ -260,8 +260,8 @@ class V2Transport(InfluxTransport):
 
         self._client = InfluxDBClient(
             url=settings.base_url,
-            token=settings.token,
-            org=settings.org,
+            token=settings.token or "",
+            org=settings.org or "",
             timeout=int(settings.timeout_s * 1000),
             verify_ssl=True,
             ssl_ca_cert=settings.ca_file,

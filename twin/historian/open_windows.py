@@ -43,7 +43,7 @@ class Applied:
 
     minutes: list[tuple[str, Partial]]
     hours: list[tuple[str, Partial]]
-    _undo: list[tuple[dict, tuple, object]] = field(default_factory=list, repr=False)
+    _undo: list[tuple[dict, object, object]] = field(default_factory=list, repr=False)
 
 
 def _minute_partial(start: int, points: Mapping[int, float]) -> Partial:
@@ -135,8 +135,8 @@ class OpenWindows:
         for s, _ in touched_hours:
             undo.append((self.newest, s, self.newest.get(s, KeyError)))
         for s, ts in rows:
-            cur = self.newest.get(s)
-            if cur is None or ts > cur:
+            newest = self.newest.get(s)
+            if newest is None or ts > newest:
                 self.newest[s] = ts
         return applied
 

@@ -83,9 +83,7 @@ class RollupHistorian(Historian):
         out: list[Window] = []
         for sid in ids:
             partials = concat_partials(parts.get(sid, []) for parts in per_segment)
-            out.extend(
-                [Window(sid, p.start_ms, p.total / p.count, p.min, p.max, p.last, p.count) for p in partials]
-            )
+            out.extend([Window(sid, p.start_ms, p.total / p.count, p.min, p.max, p.last, p.count) for p in partials])
         return out
 
     @abstractmethod

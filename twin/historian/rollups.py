@@ -59,7 +59,7 @@ class Partial(NamedTuple):
     """
 
     start_ms: int
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count on purpose: the readings in the window
     total: float
     min: float
     max: float
@@ -87,6 +87,7 @@ def window_start(ts_ms: int, every_ms: int) -> int:
 
 def merge(earlier: Partial, later: Partial) -> Partial:
     """Combine two partials of the same window; ``later`` covers later (or equal) times."""
+    last_ts: int | None
     if earlier.last_ts is not None and later.last_ts is not None and earlier.last_ts > later.last_ts:
         last, last_ts = earlier.last, earlier.last_ts
     else:
@@ -247,7 +248,7 @@ class WindowArrays:
 
 
 def window_arrays(
-    ts: np.ndarray, values: np.ndarray, every_ms: int, group_starts: Sequence[int] = (0,)
+    ts: np.ndarray, values: np.ndarray, every_ms: int, group_starts: Sequence[int] | np.ndarray = (0,)
 ) -> WindowArrays:
     """Aggregates per window of ``every_ms`` of readings sorted by time within each group.
 
