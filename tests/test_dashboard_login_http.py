@@ -152,3 +152,24 @@ def test_bad_users_file_fails_fast_with_the_reason(tmp_path: Path) -> None:
         ["--historian", "sqlite://" + str(tmp_path / "h.db"), "--config", "tiny", "--users", str(users), "--dev-secret"],
     )
     assert r.exit_code != 0 and "users[0].password_hash" in r.output
+
+
+def test_wsgi_factory_turns_on_login_from_the_environment(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dashboards.wsgi import wsgi_app
+
+    users = tmp_path / "users.yaml"
+    add_user(users, User("ops", "operator"), "ops-pass")
+    monkeypatch.setenv("TWIN_HISTORIAN", "sqlite://" + str(tmp_path / "h.db"))
+    monkeypatch.setenv("TWIN_CONFIG", "tiny")
+    monkeypatch.setenv("TWIN_DASHBOARD_USERS", str(users))
+    monkeypatch.delenv("TWIN_DASHBOARD_SECRET", raising=False)
+    monkeypatch.delenv("TWIN_DASHBOARD_SECRET_FILE", raising=False)
+    with pytest.raises(ValueError, match="TWIN_DASHBOARD_SECRET"):
+        wsgi_app()  # no random key: workers would not share it
+    key = tmp_path / "session.key"
+    key.write_bytes(b"k" * 32)
+    monkeypatch.setenv("TWIN_DASHBOARD_SECRET_FILE", str(key))
+    client = wsgi_app().test_client()
+    assert client.get("/_dash-layout").status_code == 401
+    assert client.post("/login", data={"username": "ops", "password": "ops-pass"}).status_code == 302
+    assert client.get("/_dash-layout").status_code == 200
