@@ -75,22 +75,20 @@ def _influx2_factory(request: pytest.FixtureRequest) -> Iterator[Factory]:
                     api.delete_bucket(found)
 
 
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("influxdb-1.6.7", marks=pytest.mark.influxdb),
-        pytest.param("influxdb-2", marks=pytest.mark.influxdb),
-    ]
-)
+# InfluxDB 2.x cannot be installed here: its backend joins the contract only where a server is
+# configured (CI on GitHub, a developer's machine), so no test is collected just to be skipped.
+_BACKENDS = ["sqlite", pytest.param("influxdb-1.6.7", marks=pytest.mark.influxdb)]
+if all(os.environ.get(v) for v in INFLUX2_VARS):
+    _BACKENDS.append(pytest.param("influxdb-2", marks=pytest.mark.influxdb))
+
+
+@pytest.fixture(params=_BACKENDS)
 def make(request: pytest.FixtureRequest, tmp_path) -> Iterator[Factory]:
     """A factory of fresh, empty historians of one backend (closed at the end)."""
     opened: list[Historian] = []
     kind = request.param
 
     if kind == "influxdb-2":
-        missing = [v for v in INFLUX2_VARS if not os.environ.get(v)]
-        if missing:
-            pytest.skip(f"InfluxDB 2.x contract runs only when {', '.join(missing)} are set (see docs/historian.md)")
         gen = _influx2_factory(request)
         base = next(gen)
     elif kind == "influxdb-1.6.7":
