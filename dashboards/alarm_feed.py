@@ -55,6 +55,7 @@ class AlarmFeed:
         self._lock = threading.Lock()
         self._client: AlarmClient | None = None
         self._pid: int | None = None
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"AlarmFeed({redact(self.broker_url) if self.broker_url else None!r})"
@@ -63,6 +64,8 @@ class AlarmFeed:
         if not self.broker_url:
             raise AlarmsUnavailable("no broker configured (start the dashboard with --broker URL)")
         with self._lock:
+            if self._closed:
+                raise AlarmsUnavailable("the dashboard is shutting down")
             if self._client is None or self._pid != os.getpid():
                 try:
                     self._client = self._factory(
@@ -99,4 +102,7 @@ class AlarmFeed:
             raise AlarmsUnavailable(str(exc)) from exc
 
     def close(self) -> None:
+        """Disconnect for good: later calls raise :class:`AlarmsUnavailable` instead of reconnecting."""
+        with self._lock:
+            self._closed = True
         self._drop()

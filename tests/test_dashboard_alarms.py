@@ -131,3 +131,10 @@ def test_tenant_portal_lists_only_the_tenants_own_alarms(ctx: DashboardContext) 
     assert "alm-3" not in str(tenant_alarms(ctx, alpha, "beta-chem"))
     assert "alm-2" not in str(tenant_alarms(ctx, None, "alpha-elec"))
     assert "alm-3" in str(tenant_alarms(ctx, User("ops", "operator"), "beta-chem"))
+
+
+def test_a_closed_feed_does_not_reconnect(ctx: DashboardContext) -> None:
+    ctx.alarms.open_alarms()
+    ctx.alarms.close()
+    with pytest.raises(AlarmsUnavailable, match="shutting down"):
+        ctx.alarms.open_alarms()
