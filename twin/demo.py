@@ -1,6 +1,6 @@
 """``twin demo``: the whole loop on one machine with embedded defaults.
 
-Broker, ingest, sensor fleet and dashboard run as separate processes that talk only
+Broker, ingest, live twin (state, alarms, KPIs), sensor fleet and dashboard run as separate processes that talk only
 through MQTT and the historian, as they do in production.
 """
 
@@ -135,7 +135,7 @@ class _Parts:
 @log_level_option
 def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float,
          duration: float | None, no_browser: bool, broker_engine: str, log_level: str) -> None:
-    """Run the whole twin locally: broker, sensor fleet, ingest and dashboard.
+    """Run the whole twin locally: broker, sensor fleet, ingest, live twin and dashboard.
 
     Ctrl-C stops every part cleanly. Logs of each part are in DATA_DIR/logs.
     """
@@ -170,6 +170,8 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
         ingest_proc = parts.start("ingest", ["ingest", *common, "--historian", historian,
                                              "--spool-dir", str(data / "spool"), "--http-port", str(iport),
                                              "--log-level", log_level])
+        parts.start("live", ["live", *common, "--historian", historian, "--data-dir", str(data / "live"),
+                             "--log-level", log_level])
         dport = _free_port(port)
         dash_proc = parts.start("dashboard", ["dashboard", *common, "--historian", historian,
                                               "--port", str(dport), "--log-level", log_level])
@@ -199,7 +201,7 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
     finally:
         click.echo("stopping...")
         # sensors first (they flush), then ingest (it stores what it holds), then the rest
-        for name in ("sensors", "ingest", "dashboard", "broker"):
+        for name in ("sensors", "ingest", "live", "dashboard", "broker"):
             if name == "ingest":
                 time.sleep(INGEST_GRACE_S)
             code = parts.stop(name)
