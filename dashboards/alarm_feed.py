@@ -68,9 +68,7 @@ class AlarmFeed:
                 raise AlarmsUnavailable("the dashboard is shutting down")
             if self._client is None or self._pid != os.getpid():
                 try:
-                    self._client = self._factory(
-                        parse_broker_url(self.broker_url), connect_timeout=CONNECT_TIMEOUT_S
-                    )
+                    self._client = self._factory(parse_broker_url(self.broker_url), connect_timeout=CONNECT_TIMEOUT_S)
                 except (TwinError, OSError) as exc:
                     raise AlarmsUnavailable(f"broker {redact(self.broker_url)} unavailable: {exc}") from exc
                 self._pid = os.getpid()

@@ -31,12 +31,8 @@ log = logging.getLogger(__name__)
     "portal's alarms read and act through it. Without it they say so. [env: TWIN_BROKER]",
 )
 @config_option
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all)."
-)
-@click.option(
-    "--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="TCP port."
-)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="TCP port.")
 @click.option(
     "--threads",
     type=click.IntRange(1, 256),
@@ -108,9 +104,7 @@ def dashboard(
     try:
         serve(app, host, port, threads=threads)
     except OSError as exc:
-        raise click.ClickException(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}"
-        ) from None
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def _is_loopback(host: str) -> bool:
@@ -140,7 +134,9 @@ def _auth_config(users_file: str | None, secret_file: str | None, dev_secret: bo
     except UsersFileError as exc:
         raise click.BadParameter(str(exc), param_hint="--users") from None
     if not len(users):
-        raise click.BadParameter(f"{users_file}: no users; add one with `twin dashboard-user add`", param_hint="--users")
+        raise click.BadParameter(
+            f"{users_file}: no users; add one with `twin dashboard-user add`", param_hint="--users"
+        )
     if secret_file is not None:
         key = Path(secret_file).read_bytes().strip()
         where = secret_file
@@ -155,7 +151,9 @@ def _auth_config(users_file: str | None, secret_file: str | None, dev_secret: bo
             "(or --dev-secret for a throwaway demo)"
         )
     if len(key) < MIN_SECRET_BYTES:
-        raise click.BadParameter(f"{where}: the key must have at least {MIN_SECRET_BYTES} bytes", param_hint="--secret-file")
+        raise click.BadParameter(
+            f"{where}: the key must have at least {MIN_SECRET_BYTES} bytes", param_hint="--secret-file"
+        )
     log.info("login required: %d user(s) from %s", len(users), users_file)
     return AuthConfig(users=users, secret_key=key)
 

@@ -74,9 +74,7 @@ def shell_layout(
                     ),
                     html.Nav(
                         [
-                            dcc.Link(
-                                p.title, href=app.get_relative_path(p.path), className="nav-link"
-                            )
+                            dcc.Link(p.title, href=app.get_relative_path(p.path), className="nav-link")
                             for p in allowed_pages(pages, user)
                         ]
                     ),

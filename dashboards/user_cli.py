@@ -18,7 +18,9 @@ def dashboard_user() -> None:
 
 @dashboard_user.command("add")
 @click.argument("username")
-@click.option("--users", "users_file", required=True, type=click.Path(dir_okay=False), help="Users file (created if missing).")
+@click.option(
+    "--users", "users_file", required=True, type=click.Path(dir_okay=False), help="Users file (created if missing)."
+)
 @click.option("--role", required=True, type=click.Choice(["operator", "engineer", "tenant", "admin"]))
 @click.option("--tenant", default=None, help="Tenant id (required for --role tenant).")
 @config_option
@@ -47,7 +49,9 @@ def add(
         except ConfigError as exc:
             raise click.BadParameter(str(exc), param_hint="--config") from None
         if tenant not in known:
-            raise click.BadParameter(f"{tenant!r} is not a tenant of {config} ({', '.join(known)})", param_hint="--tenant")
+            raise click.BadParameter(
+                f"{tenant!r} is not a tenant of {config} ({', '.join(known)})", param_hint="--tenant"
+            )
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -58,7 +62,9 @@ def add(
         add_user(users_file, user, password, replace=replace)
     except UsersFileError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{'updated' if replace else 'added'} {username} ({role}{', ' + tenant if tenant else ''}) in {users_file}")
+    click.echo(
+        f"{'updated' if replace else 'added'} {username} ({role}{', ' + tenant if tenant else ''}) in {users_file}"
+    )
 
 
 @dashboard_user.command("list")

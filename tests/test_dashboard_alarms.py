@@ -15,8 +15,16 @@ from twin.config import load_complex
 
 
 def _a(aid: str, severity: str, raised: int, **kw: Any) -> dict[str, Any]:
-    return {"id": aid, "severity": severity, "raised_ms": raised, "type": "smoke", "source": "alpha-f1",
-            "state": "active_unack", "owner": "alpha-elec", **kw}
+    return {
+        "id": aid,
+        "severity": severity,
+        "raised_ms": raised,
+        "type": "smoke",
+        "source": "alpha-f1",
+        "state": "active_unack",
+        "owner": "alpha-elec",
+        **kw,
+    }
 
 
 class FakeClient:
@@ -24,7 +32,10 @@ class FakeClient:
 
     def __init__(self, url: object, connect_timeout: float = 0) -> None:
         self.sent: list[tuple[str, str, str, dict]] = []
-        self.lists: dict[str, list[dict]] = {"park": [_a("alm-1", "minor", 5)], "alpha-elec": [_a("alm-2", "critical", 1)]}
+        self.lists: dict[str, list[dict]] = {
+            "park": [_a("alm-1", "minor", 5)],
+            "alpha-elec": [_a("alm-2", "critical", 1)],
+        }
 
     def command(self, action: str, alarm: str, user: str, timeout: float = 0, **kw: Any) -> dict[str, Any]:
         self.sent.append((action, alarm, user, kw))
@@ -49,8 +60,14 @@ def ctx() -> DashboardContext:
 
 
 def test_sorted_by_severity_then_newest_first() -> None:
-    alarms = [_a("a", "minor", 9), _a("b", "critical", 1), _a("c", "critical", 7), _a("d", "odd", 99),
-              _a("e", "warning", 100), _a("f", "major", 3)]
+    alarms = [
+        _a("a", "minor", 9),
+        _a("b", "critical", 1),
+        _a("c", "critical", 7),
+        _a("d", "odd", 99),
+        _a("e", "warning", 100),
+        _a("f", "major", 3),
+    ]
     assert [a["id"] for a in sorted_alarms(alarms)] == ["c", "b", "f", "a", "e", "d"]
 
 
@@ -108,7 +125,9 @@ def test_forged_shelve_duration_falls_back_to_an_offered_one(ctx: DashboardConte
 
 def test_refusals_and_silence_are_reported(ctx: DashboardContext) -> None:
     assert "refused (unknown_alarm" in act(ctx, "kim", {"action": "ack", "alarm": "alm-404"}, 1, None, None)
-    assert "not sent: the live twin did not answer" in act(ctx, "kim", {"action": "ack", "alarm": "alm-500"}, 1, None, None)
+    assert "not sent: the live twin did not answer" in act(
+        ctx, "kim", {"action": "ack", "alarm": "alm-500"}, 1, None, None
+    )
     assert act(ctx, None, {"action": "ack", "alarm": "alm-2"}, 1, None, None) == "not signed in"
 
 

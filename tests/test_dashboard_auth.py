@@ -293,8 +293,19 @@ def test_dashboard_user_add_and_list(tmp_path: Path) -> None:
     runner = CliRunner()
     r = runner.invoke(
         dashboard_user,
-        ["add", "kim", "--users", str(path), "--role", "tenant", "--tenant", "alpha-elec", "--config", "tiny",
-         "--password-stdin"],
+        [
+            "add",
+            "kim",
+            "--users",
+            str(path),
+            "--role",
+            "tenant",
+            "--tenant",
+            "alpha-elec",
+            "--config",
+            "tiny",
+            "--password-stdin",
+        ],
         input="s3cret\n",
     )
     assert r.exit_code == 0, r.output
@@ -303,8 +314,19 @@ def test_dashboard_user_add_and_list(tmp_path: Path) -> None:
     assert listed.exit_code == 0 and "kim\ttenant\talpha-elec" in listed.output
     bad = runner.invoke(
         dashboard_user,
-        ["add", "x", "--users", str(path), "--role", "tenant", "--tenant", "nope", "--config", "tiny",
-         "--password-stdin"],
+        [
+            "add",
+            "x",
+            "--users",
+            str(path),
+            "--role",
+            "tenant",
+            "--tenant",
+            "nope",
+            "--config",
+            "tiny",
+            "--password-stdin",
+        ],
         input="pw\n",
     )
     assert bad.exit_code != 0 and "not a tenant" in bad.output
@@ -314,8 +336,9 @@ def test_dashboard_user_add_and_list(tmp_path: Path) -> None:
 def test_alarm_console_callbacks_are_for_operators_only(app, user: str) -> None:  # type: ignore[no-untyped-def]
     dep = next(d for d in _deps(_client(app, "ops")) if "alarms-status.children" in d["output"])
     body = _body(dep, {})
-    body["inputs"] = [{"id": {"type": "alarms-action", "action": "ack", "alarm": "alm-1"}, "property": "n_clicks",
-                       "value": 1}]
+    body["inputs"] = [
+        {"id": {"type": "alarms-action", "action": "ack", "alarm": "alm-1"}, "property": "n_clicks", "value": 1}
+    ]
     body["inputs"] = [body["inputs"]]  # a pattern-matching input is a list of matches
     assert _client(app, user).post("/_dash-update-component", json=body).status_code == 403
     assert _client(app).post("/_dash-update-component", json=body).status_code == 401

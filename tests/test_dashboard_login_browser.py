@@ -45,8 +45,13 @@ def _kpis(url: str, now: int, factories: dict[str, float]) -> None:
             t = now - i * 300_000
             a = min(1.0, level + 0.05 * math.sin(i / 20))
             p, q = 0.9 + 0.05 * math.cos(i / 30), 0.98
-            for kpi, v in (("availability", a), ("performance", p), ("quality", q), ("oee", a * p * q),
-                           ("energy_per_good_unit_kwh", 0.4 + 0.1 * math.sin(i / 15) + level / 10)):
+            for kpi, v in (
+                ("availability", a),
+                ("performance", p),
+                ("quality", q),
+                ("oee", a * p * q),
+                ("energy_per_good_unit_kwh", 0.4 + 0.1 * math.sin(i / 15) + level / 10),
+            ):
                 rows.append(Reading(f"kpi.shift.factory.{fid}.{kpi}", t, round(v, 4)))
     with open_historian(url) as h:
         h.store(rows)

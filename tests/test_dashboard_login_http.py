@@ -32,9 +32,7 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect()
-    )
+    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
 
 
 def _call(opener, url: str, body: object | None = None, form: dict | None = None) -> tuple[int, bytes]:  # type: ignore[no-untyped-def]
@@ -72,8 +70,20 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     log = tmp / "dashboard.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "twin", "dashboard", "--historian", url, "--config", "tiny",
-         "--port", str(port), "--users", str(users)],
+        [
+            sys.executable,
+            "-m",
+            "twin",
+            "dashboard",
+            "--historian",
+            url,
+            "--config",
+            "tiny",
+            "--port",
+            str(port),
+            "--users",
+            str(users),
+        ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         env={**os.environ, "TWIN_DASHBOARD_SECRET": SECRET},
@@ -103,7 +113,9 @@ def _refresh_body(base: str, tenant: object) -> dict:
     values = {"tenant-select": tenant, "tenant-range": "24h", "tenant-tick": 1}
     return {
         "output": dep["output"],
-        "outputs": [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")],
+        "outputs": [
+            {"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")
+        ],
         "inputs": [{**i, "value": values[i["id"]]} for i in dep["inputs"]],
         "state": [],
         "changedPropIds": ["tenant-select.value"],
@@ -128,7 +140,9 @@ def test_cross_tenant_callback_returns_no_data(server: str) -> None:
 
 
 def test_operator_gets_any_tenant(server: str) -> None:
-    status, body = _call(_logged_in(server, "ops"), server + "/_dash-update-component", _refresh_body(server, "beta-chem"))
+    status, body = _call(
+        _logged_in(server, "ops"), server + "/_dash-update-component", _refresh_body(server, "beta-chem")
+    )
     assert status == 200 and b"Beta resin plant" in body and b"0.93" in body
 
 
@@ -149,7 +163,15 @@ def test_bad_users_file_fails_fast_with_the_reason(tmp_path: Path) -> None:
     users.write_text("users: [{username: a, password_hash: secret, role: admin}]")
     r = CliRunner().invoke(
         dashboard,
-        ["--historian", "sqlite://" + str(tmp_path / "h.db"), "--config", "tiny", "--users", str(users), "--dev-secret"],
+        [
+            "--historian",
+            "sqlite://" + str(tmp_path / "h.db"),
+            "--config",
+            "tiny",
+            "--users",
+            str(users),
+            "--dev-secret",
+        ],
     )
     assert r.exit_code != 0 and "users[0].password_hash" in r.output
 

@@ -83,7 +83,8 @@ _LOGIN_HTML = """<!doctype html>
 <form method="post" action="{prefix}login" id="login-form">
 <input type="hidden" name="next" value="{next}">
 <label>Username <input id="login-username" name="username" autocomplete="username" required autofocus></label>
-<label>Password <input id="login-password" name="password" type="password" autocomplete="current-password" required></label>
+<label>Password <input id="login-password" name="password" type="password"
+  autocomplete="current-password" required></label>
 <button id="login-submit" type="submit">Sign in</button>
 </form></main></body></html>
 """

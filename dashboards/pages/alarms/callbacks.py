@@ -85,8 +85,10 @@ def alarm_table(ctx: DashboardContext, alarms: list[dict[str, Any]], actions: bo
                     html.Td(str(a.get("owner", ""))),
                     html.Td(state.replace("_", " ") + (" · shelved" if a.get("shelved_until_ms") else "")),
                     html.Td(_when(ctx, a.get("raised_ms"))),
-                    html.Td(f"{a['acked_by']} {_when(ctx, a.get('acked_ms'))}" if a.get("acked_by") else "no",
-                            className="acked-by"),
+                    html.Td(
+                        f"{a['acked_by']} {_when(ctx, a.get('acked_ms'))}" if a.get("acked_by") else "no",
+                        className="acked-by",
+                    ),
                     html.Td(f"{last.get('user', '')}: {last.get('text', '')}" if last else ""),
                     html.Td(buttons, className="alarm-actions"),
                 ],
@@ -100,8 +102,9 @@ def alarm_table(ctx: DashboardContext, alarms: list[dict[str, Any]], actions: bo
 
 def banner(alarms: list[dict[str, Any]]) -> tuple[Any, str]:
     """A flashing banner while a critical alarm waits for an operator, else nothing."""
-    waiting = [a for a in alarms if a.get("severity") == "critical" and not a.get("acked_by")
-               and not a.get("shelved_until_ms")]
+    waiting = [
+        a for a in alarms if a.get("severity") == "critical" and not a.get("acked_by") and not a.get("shelved_until_ms")
+    ]
     if not waiting:
         return "", "alarm-banner"
     first = waiting[0]

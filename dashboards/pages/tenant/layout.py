@@ -51,8 +51,9 @@ def layout(ctx: DashboardContext) -> html.Div:
                 className="card",
                 children=[
                     html.H2("OEE = availability × performance × quality (per shift)"),
-                    dcc.Graph(id=ids.OEE, figure=empty_figure("loading…"), config=_GRAPH_CONFIG,
-                              style={"height": "420px"}),
+                    dcc.Graph(
+                        id=ids.OEE, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "420px"}
+                    ),
                 ],
             ),
             html.Section(
@@ -63,8 +64,9 @@ def layout(ctx: DashboardContext) -> html.Div:
                 className="card",
                 children=[
                     html.H2("Energy per good unit"),
-                    dcc.Graph(id=ids.ENERGY, figure=empty_figure("loading…"), config=_GRAPH_CONFIG,
-                              style={"height": "320px"}),
+                    dcc.Graph(
+                        id=ids.ENERGY, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "320px"}
+                    ),
                 ],
             ),
         ],
