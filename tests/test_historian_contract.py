@@ -199,6 +199,15 @@ def test_raw_roundtrip_order_and_bounds(h: Historian):
     assert h.counts() == {"a": 10, "b": 10}
 
 
+def test_open_ended_ranges_return_everything(h: Historian):
+    """`until` far past any real time (e.g. 2**62 ms) must not make a backend return nothing."""
+    base = day_base()
+    a = [Reading("a", base + i * 1000, float(i)) for i in range(5)]
+    h.store(a)
+    assert h.query(["a"], 0, 2**62) == a
+    assert [w.count for w in h.query_windows(["a"], 0, 2**62, MINUTE_MS)] == [5]
+
+
 def test_empty_store_and_empty_ranges(h: Historian):
     base = day_base()
     assert h.query(["x"], base, base + DAY_MS) == []

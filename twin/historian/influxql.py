@@ -65,11 +65,21 @@ def duration(ms: int) -> str:
     return f"{ms}ms"
 
 
+#: InfluxDB stores int64 nanoseconds: times outside this range (in ms) match nothing at all,
+#: so an open-ended query such as ``until = 2**62`` is clamped to what the server can hold.
+MIN_TIME_MS = -9_223_372_036_854
+MAX_TIME_MS = 9_223_372_036_854
+
+
+def _clamp(ms: int) -> int:
+    return max(MIN_TIME_MS, min(MAX_TIME_MS, int(ms)))
+
+
 def time_range(since_ms: int, until_ms: int | None = None) -> str:
-    """``time >= Xms [AND time < Yms]`` with integer epoch milliseconds."""
-    cond = f"time >= {int(since_ms)}ms"
+    """``time >= Xms [AND time < Yms]`` with integer epoch milliseconds, clamped to InfluxDB's range."""
+    cond = f"time >= {_clamp(since_ms)}ms"
     if until_ms is not None:
-        cond += f" AND time < {int(until_ms)}ms"
+        cond += f" AND time < {_clamp(until_ms)}ms"
     return cond
 
 
