@@ -24,6 +24,7 @@ def test_mosquitto_fixture_delivers_qos1(mosquitto):
     deadline = time.monotonic() + 5
     while not got and time.monotonic() < deadline:
         time.sleep(0.05)
-    pub.loop_stop(); sub.loop_stop()
+    pub.loop_stop()
+    sub.loop_stop()
     assert got == [b"x"]
     assert isinstance(sub, mqtt.Client)
