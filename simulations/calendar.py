@@ -43,9 +43,7 @@ def _union(intervals: Iterable[tuple[float, float]]) -> list[tuple[float, float]
     return out
 
 
-def _subtract(
-    base: list[tuple[float, float]], cut: list[tuple[float, float]]
-) -> list[tuple[float, float]]:
+def _subtract(base: list[tuple[float, float]], cut: list[tuple[float, float]]) -> list[tuple[float, float]]:
     out = []
     for a, b in base:
         pieces = [(a, b)]
@@ -79,10 +77,7 @@ class WorkCalendar:
         prev = 0.0
         for a, b in self.windows:
             if not (prev <= a < b <= self.period_s):
-                raise ValueError(
-                    f"windows must be sorted, disjoint and inside [0, {self.period_s}] "
-                    f"(got {a}, {b})"
-                )
+                raise ValueError(f"windows must be sorted, disjoint and inside [0, {self.period_s}] (got {a}, {b})")
             prev = b
         object.__setattr__(self, "_starts", [a for a, _ in self.windows])
         object.__setattr__(self, "_work_per_period", sum(b - a for a, b in self.windows))
@@ -110,8 +105,7 @@ class WorkCalendar:
         for _, _, every, day in downtime:
             if every < 1 or not 0 <= day < every:
                 raise ValueError(
-                    "planned downtime needs every_days >= 1 and 0 <= day < every_days "
-                    f"(got {every}, {day})"
+                    f"planned downtime needs every_days >= 1 and 0 <= day < every_days (got {every}, {day})"
                 )
             period_days = math.lcm(period_days, every)
         period = period_days * DAY_S
@@ -138,9 +132,7 @@ class WorkCalendar:
         cut: list[tuple[float, float]] = []
         for start, hours, every, day in downtime:
             if not 0 < hours <= 24 * every:
-                raise ValueError(
-                    f"planned downtime hours must be in (0, {24 * every}] (got {hours!r})"
-                )
+                raise ValueError(f"planned downtime hours must be in (0, {24 * every}] (got {hours!r})")
             s = parse_hhmm(start)
             for d in range(day, period_days, every):
                 a = d * DAY_S + s

@@ -216,9 +216,7 @@ def simulate(
         )
         from tqdm import tqdm
 
-        with tqdm(
-            total=n_tasks, desc="replications", unit="run", file=sys.stderr, disable=not progress
-        ) as bar:
+        with tqdm(total=n_tasks, desc="replications", unit="run", file=sys.stderr, disable=not progress) as bar:
 
             def tick(done: int, total: int) -> None:
                 bar.update(done - bar.n)

@@ -93,15 +93,11 @@ class DisasterManager:
         self._injected = 0
         self._samplers: list[tuple[Sampler, Sampler | None]] = []
         for i, spec in enumerate(self.specs):
-            dur = spec.duration_distribution.sampler(
-                streams.rng(f"disaster.{i}.{spec.label}.duration")
-            )
+            dur = spec.duration_distribution.sampler(streams.rng(f"disaster.{i}.{spec.label}.duration"))
             gaps = None
             if spec.rate_per_year is not None:
                 mean = YEAR_S / spec.rate_per_year
-                gaps = Sampler(
-                    exponential(mean), streams.rng(f"disaster.{i}.{spec.label}.arrivals")
-                )
+                gaps = Sampler(exponential(mean), streams.rng(f"disaster.{i}.{spec.label}.arrivals"))
             self._samplers.append((dur, gaps))
 
     def start(self) -> None:
@@ -118,25 +114,19 @@ class DisasterManager:
     def inject(self, spec: DisasterSpec) -> DisasterRecord:
         """Start ``spec`` now, whatever its schedule says."""
         self._injected += 1
-        dur = spec.duration_distribution.sampler(
-            self._streams.rng(f"disaster.injected.{self._injected}")
-        )
+        dur = spec.duration_distribution.sampler(self._streams.rng(f"disaster.injected.{self._injected}"))
         rec = self._onset(spec)
         self.env.process(self._respond(spec, rec, dur))
         return rec
 
     # ---- processes ---------------------------------------------------------------------
 
-    def _scheduled(
-        self, spec: DisasterSpec, at: float, dur: Sampler
-    ) -> Generator[simpy.Event, Any, None]:
+    def _scheduled(self, spec: DisasterSpec, at: float, dur: Sampler) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(at - self.env.now)
         rec = self._onset(spec)
         yield from self._respond(spec, rec, dur)
 
-    def _random(
-        self, spec: DisasterSpec, dur: Sampler, gaps: Sampler
-    ) -> Generator[simpy.Event, Any, None]:
+    def _random(self, spec: DisasterSpec, dur: Sampler, gaps: Sampler) -> Generator[simpy.Event, Any, None]:
         while True:
             yield self.env.timeout(gaps.draw())
             rec = self._onset(spec)
@@ -154,9 +144,7 @@ class DisasterManager:
 
     def _onset(self, spec: DisasterSpec) -> DisasterRecord:
         facs, zones, centre = self.targets(spec)
-        rec = DisasterRecord(
-            f"{spec.label}#{len(self.records) + 1}", spec.kind, self.env.now, facs, zones
-        )
+        rec = DisasterRecord(f"{spec.label}#{len(self.records) + 1}", spec.kind, self.env.now, facs, zones)
         rec.onset_wip = {f: self.factories[f].wip_now() for f in facs}
         self.records.append(rec)
         for f in facs:
@@ -168,9 +156,7 @@ class DisasterManager:
         self._emit(rec, "start")
         return rec
 
-    def _respond(
-        self, spec: DisasterSpec, rec: DisasterRecord, dur: Sampler
-    ) -> Generator[simpy.Event, Any, None]:
+    def _respond(self, spec: DisasterSpec, rec: DisasterRecord, dur: Sampler) -> Generator[simpy.Event, Any, None]:
         env = self.env
         _, _, centre = self.targets(spec)
         response = self._response.draw() if spec.effective_response else 0.0

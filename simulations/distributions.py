@@ -71,9 +71,7 @@ class Distribution:
         if names is None:
             raise ValueError(f'"dist" must be one of {sorted(KINDS)} (got {self.kind!r})')
         if len(self.params) != len(names):
-            raise ValueError(
-                f"{self.kind} takes parameters {list(names)} (got {list(self.params)})"
-            )
+            raise ValueError(f"{self.kind} takes parameters {list(names)} (got {list(self.params)})")
         for name, v in zip(names, self.params, strict=True):
             if not math.isfinite(v):
                 raise ValueError(f'"{name}" must be a finite number (got {v!r})')
@@ -94,8 +92,7 @@ class Distribution:
                 raise ValueError(f'"low" must be >= 0 (got {p["low"]!r})')
             if not p["low"] <= p["mode"] <= p["high"] or p["low"] == p["high"]:
                 raise ValueError(
-                    f"triangular needs low <= mode <= high and low < high "
-                    f"(got {p['low']}, {p['mode']}, {p['high']})"
+                    f"triangular needs low <= mode <= high and low < high (got {p['low']}, {p['mode']}, {p['high']})"
                 )
         if k == "uniform" and not 0 <= p["low"] < p["high"]:
             raise ValueError(f"uniform needs 0 <= low < high (got {p['low']}, {p['high']})")
@@ -105,19 +102,13 @@ class Distribution:
             if not self.values:
                 raise ValueError('"values" must be a non-empty list of numbers')
             if any((not math.isfinite(v)) or v < 0 for v in self.values):
-                raise ValueError(
-                    f'"values" must be finite numbers >= 0 (got {list(self.values)[:5]})'
-                )
+                raise ValueError(f'"values" must be finite numbers >= 0 (got {list(self.values)[:5]})')
             if self.weights:
                 if len(self.weights) != len(self.values):
                     raise ValueError(
-                        '"weights" must have one entry per value '
-                        f"({len(self.values)}), got {len(self.weights)}"
+                        f'"weights" must have one entry per value ({len(self.values)}), got {len(self.weights)}'
                     )
-                if (
-                    any((not math.isfinite(w)) or w < 0 for w in self.weights)
-                    or sum(self.weights) <= 0
-                ):
+                if any((not math.isfinite(w)) or w < 0 for w in self.weights) or sum(self.weights) <= 0:
                     raise ValueError('"weights" must be numbers >= 0 with a positive sum')
         elif self.values or self.weights:
             raise ValueError(f'"values"/"weights" belong to empirical, not {self.kind}')
@@ -152,9 +143,7 @@ class Distribution:
             params = (self.params[0], self.params[1] * factor)
         else:
             params = tuple(v * factor for v in self.params)
-        return Distribution(
-            self.kind, params, tuple(v * factor for v in self.values), self.weights, self.relative
-        )
+        return Distribution(self.kind, params, tuple(v * factor for v in self.values), self.weights, self.relative)
 
     def resolve(self, reference: float) -> Distribution:
         """Turn a relative spec into absolute seconds (no-op for absolute specs)."""
@@ -168,9 +157,7 @@ class Distribution:
     def sampler(self, rng: np.random.Generator) -> Sampler:
         """Bind to a random stream. Raises if the spec is still relative."""
         if self.relative:
-            raise ValueError(
-                "resolve a relative distribution against its reference before sampling"
-            )
+            raise ValueError("resolve a relative distribution against its reference before sampling")
         return Sampler(self, rng)
 
     def describe(self) -> str:
@@ -314,9 +301,7 @@ def parse_distribution(spec: Any) -> Distribution:
     if isinstance(spec, int | float):
         return Distribution("constant", (float(spec),))
     if not isinstance(spec, Mapping):
-        raise ValueError(
-            f"a distribution must be a number or a mapping with 'dist' (got {type(spec).__name__})"
-        )
+        raise ValueError(f"a distribution must be a number or a mapping with 'dist' (got {type(spec).__name__})")
     kind = spec.get("dist")
     if kind is None:
         raise ValueError("missing key 'dist' (one of " + ", ".join(sorted(KINDS)) + ")")
@@ -335,9 +320,7 @@ def parse_distribution(spec: Any) -> Distribution:
         allowed |= {"values", "weights"}
     unknown = sorted(set(spec) - allowed)
     if unknown:
-        raise ValueError(
-            f"unknown key {unknown[0]!r} for dist {kind!r}; allowed: {sorted(allowed)}"
-        )
+        raise ValueError(f"unknown key {unknown[0]!r} for dist {kind!r}; allowed: {sorted(allowed)}")
     if kind == "empirical":
         values = spec.get("values")
         if not isinstance(values, Sequence) or isinstance(values, str) or not values:

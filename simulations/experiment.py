@@ -58,21 +58,11 @@ class RunSpec:
     def __post_init__(self) -> None:
         if not (isinstance(self.days, int | float) and math.isfinite(self.days) and self.days > 0):
             raise ValueError(f'"days" must be a number > 0 (got {self.days!r})')
-        if not (
-            isinstance(self.warmup_h, int | float)
-            and math.isfinite(self.warmup_h)
-            and self.warmup_h >= 0
-        ):
+        if not (isinstance(self.warmup_h, int | float) and math.isfinite(self.warmup_h) and self.warmup_h >= 0):
             raise ValueError(f'"warmup_h" must be a number >= 0 (got {self.warmup_h!r})')
         if self.warmup_h >= self.days * 24:
-            raise ValueError(
-                f"the warm-up ({self.warmup_h} h) must be shorter than the run ({self.days} days)"
-            )
-        if (
-            isinstance(self.replications, bool)
-            or not isinstance(self.replications, int)
-            or self.replications < 1
-        ):
+            raise ValueError(f"the warm-up ({self.warmup_h} h) must be shorter than the run ({self.days} days)")
+        if isinstance(self.replications, bool) or not isinstance(self.replications, int) or self.replications < 1:
             raise ValueError(f'"replications" must be an integer >= 1 (got {self.replications!r})')
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f'"seed" must be an integer >= 0 (got {self.seed!r})')
@@ -239,11 +229,7 @@ def run_experiment(
     """
     if not scenarios:
         raise ValueError("need at least the baseline scenario")
-    tasks = [
-        ReplicationTask(si, sc, r, run)
-        for si, sc in enumerate(scenarios)
-        for r in range(run.replications)
-    ]
+    tasks = [ReplicationTask(si, sc, r, run) for si, sc in enumerate(scenarios) for r in range(run.replications)]
     total = len(tasks)
     results: dict[tuple[int, int], ReplicationResult] = {}
     if executor is None:
@@ -294,10 +280,7 @@ def _assemble(
         )
     base = out[0]
     comparisons = {
-        s.name: {
-            k: compare_paired(base.values[k], v) for k, v in s.values.items() if k in base.values
-        }
-        for s in out[1:]
+        s.name: {k: compare_paired(base.values[k], v) for k, v in s.values.items() if k in base.values} for s in out[1:]
     }
     return ExperimentResult(run, out, comparisons)
 
@@ -325,15 +308,11 @@ def make_executor(
         try:
             from distributed import Client
         except ImportError as exc:
-            raise ExecutorError(
-                "--scheduler needs dask.distributed: pip install 'sandan-twin[distributed]'"
-            ) from exc
+            raise ExecutorError("--scheduler needs dask.distributed: pip install 'sandan-twin[distributed]'") from exc
         try:
             client = Client(scheduler, timeout=connect_timeout_s)
         except (OSError, TimeoutError, ValueError) as exc:
-            raise ExecutorError(
-                f"cannot connect to the dask scheduler {scheduler!r}: {exc}"
-            ) from exc
+            raise ExecutorError(f"cannot connect to the dask scheduler {scheduler!r}: {exc}") from exc
         try:
             yield client.get_executor()
         finally:

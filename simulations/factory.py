@@ -209,9 +209,7 @@ class FactorySim:
         assert self.logistics is not None
         self.outbound_units -= packs * self.pack_size
         self.shipped_packs += packs
-        self.logistics.request(
-            "outbound", self.id, self.logistics.centre_id, packs, self.tenant, self.due_s, None
-        )
+        self.logistics.request("outbound", self.id, self.logistics.centre_id, packs, self.tenant, self.due_s, None)
 
     def _ship_timer(self) -> Generator[simpy.Event, Any, None]:
         while True:

@@ -247,9 +247,7 @@ class MachineSim:
         if self._scrap_every is not None:
             return max(1, round(self._scrap_every.draw()))
         if not self._scrap_gaps:
-            self._scrap_gaps = self._scrap_rng.geometric(
-                self.spec.scrap_rate, _GEOMETRIC_BLOCK
-            ).tolist()
+            self._scrap_gaps = self._scrap_rng.geometric(self.spec.scrap_rate, _GEOMETRIC_BLOCK).tolist()
             self._scrap_gaps.reverse()
         return self._scrap_gaps.pop()
 

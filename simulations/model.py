@@ -181,15 +181,11 @@ class ComplexModel:
                     work_left_s=f.get("work_left"),
                     setup_left_s=f.get("setup_left"),
                     repair_left_s=f.get("repair_left"),
-                    time_to_failure_s=f.get("ttf_left")
-                    if math.isfinite(f.get("ttf_left", math.inf))
-                    else None,
+                    time_to_failure_s=f.get("ttf_left") if math.isfinite(f.get("ttf_left", math.inf)) else None,
                     product=f.get("product"),
                 )
         outbound = {fid: f.outbound_units for fid, f in self.factories.items() if f.outbound_units}
-        trucks = (
-            {t.id: t.location for t in self.logistics.trucks} if self.logistics is not None else {}
-        )
+        trucks = {t.id: t.location for t in self.logistics.trucks} if self.logistics is not None else {}
         stops: dict[str, float] = {}
         for rec in self.disasters.active():
             left = rec.restart_at - now if rec.restart_at is not None else rec.stop_plan
@@ -271,15 +267,11 @@ def build_model(
     return model
 
 
-def _calendar(
-    model: ComplexModel, fac: Factory, shifts: Mapping[str, tuple[str, float]]
-) -> WorkCalendar:
+def _calendar(model: ComplexModel, fac: Factory, shifts: Mapping[str, tuple[str, float]]) -> WorkCalendar:
     s = model.settings
     names = s.factory(fac.id).shifts
     chosen = [shifts[n] for n in names] if names is not None else list(shifts.values())
-    downtime = [
-        (w.start, w.hours, w.every_days, w.day) for w in s.factory_value(fac.id, "planned_downtime")
-    ]
+    downtime = [(w.start, w.hours, w.every_days, w.day) for w in s.factory_value(fac.id, "planned_downtime")]
     if not chosen and not downtime:
         return WorkCalendar.always()
     try:
@@ -336,9 +328,7 @@ def _lot_default(s: ModelSettings, fac: Factory) -> Distribution:
     return lot
 
 
-def _products(
-    s: ModelSettings, fac: Factory
-) -> tuple[list[str], list[float], list[Distribution], list[float]]:
+def _products(s: ModelSettings, fac: Factory) -> tuple[list[str], list[float], list[Distribution], list[float]]:
     """(ids, weights, lot sizes, work factors) of a factory's products."""
     lot = _lot_default(s, fac)
     products = s.factory(fac.id).products or ()
@@ -346,9 +336,7 @@ def _products(
         return [DEFAULT_PRODUCT], [1.0], [lot], [1.0]
     for p in products:
         if p.lot_size is not None and p.lot_size.relative:
-            raise SimulationError(
-                f"factory {fac.id!r} product {p.id!r}: lot_size cannot be relative"
-            )
+            raise SimulationError(f"factory {fac.id!r} product {p.id!r}: lot_size cannot be relative")
     return (
         [p.id for p in products],
         [p.weight for p in products],
@@ -362,9 +350,7 @@ def derived_arrival_means(complex_: Complex, settings: ModelSettings) -> dict[st
     are derived from its ``utilisation`` (see :func:`_derived_interarrival`)."""
     out: dict[str, float] = {}
     for fac in complex_.factories.values():
-        if settings.factory_value(fac.id, "release") != "arrivals" or settings.factory_value(
-            fac.id, "arrivals"
-        ):
+        if settings.factory_value(fac.id, "release") != "arrivals" or settings.factory_value(fac.id, "arrivals"):
             continue
         ids, weights, lots, factors = _products(settings, fac)
         dists = {m.id: _machine_dists(settings, m) for ln in fac.lines for m in ln.machines}
@@ -402,9 +388,7 @@ def _build_factory(
     if release == "arrivals":
         arr = s.factory_value(fac.id, "arrivals")
         if arr is None:
-            mean = _derived_interarrival(
-                fac, dists, weights, lots, factors, s.factory_value(fac.id, "utilisation"), s
-            )
+            mean = _derived_interarrival(fac, dists, weights, lots, factors, s.factory_value(fac.id, "utilisation"), s)
             arr = exponential(mean)
         elif arr.relative:
             raise SimulationError(f"factory {fac.id!r}: arrivals cannot be relative")
@@ -440,9 +424,7 @@ def _build_factory(
         )
         stations = _stations(s, ln.machines)
         n = len(stations)
-        line.buffers = [
-            Buffer(env, stations[i][0].id, ln.id, ln.buffer_capacity, sink) for i in range(1, n)
-        ]
+        line.buffers = [Buffer(env, stations[i][0].id, ln.id, ln.buffer_capacity, sink) for i in range(1, n)]
         for i, group in enumerate(stations):
             members: list[MachineSim] = []
             for m in group:
@@ -457,18 +439,12 @@ def _build_factory(
                     outbuf=line.buffers[i] if i + 1 < n else line.exit,
                     gate=gate,
                     processing=d["processing"].sampler(streams.rng(f"{m.id}.processing")),  # type: ignore[union-attr]
-                    time_to_failure=d["ttf"].sampler(streams.rng(f"{m.id}.ttf"))
-                    if d["ttf"] is not None
-                    else None,
+                    time_to_failure=d["ttf"].sampler(streams.rng(f"{m.id}.ttf")) if d["ttf"] is not None else None,
                     time_to_repair=d["ttr"].sampler(streams.rng(f"{m.id}.ttr")),  # type: ignore[union-attr]
-                    setup=d["setup"].sampler(streams.rng(f"{m.id}.setup"))
-                    if d["setup"] is not None
-                    else None,
+                    setup=d["setup"].sampler(streams.rng(f"{m.id}.setup")) if d["setup"] is not None else None,
                     scrap_rng=streams.rng(f"{m.id}.scrap"),
                     scrap_every=(
-                        scrap_every.sampler(streams.rng(f"{m.id}.scrap_every"))
-                        if scrap_every is not None
-                        else None
+                        scrap_every.sampler(streams.rng(f"{m.id}.scrap_every")) if scrap_every is not None else None
                     ),
                     on_scrap=line.on_scrap,
                     sink=sink,
@@ -494,9 +470,7 @@ def _stations(s: ModelSettings, machines: tuple[MachineSpec, ...]) -> list[list[
         if other is None:
             return mid
         if other in seen:
-            raise SimulationError(
-                f"machine {mid!r}: parallel_to forms a cycle through {list(seen)}"
-            )
+            raise SimulationError(f"machine {mid!r}: parallel_to forms a cycle through {list(seen)}")
         if other not in by_id:
             raise SimulationError(f"machine {mid!r}: parallel_to {other!r} is not in the same line")
         return find(other, (*seen, mid))
@@ -550,9 +524,7 @@ def _derived_interarrival(
             line_cap = min(line_cap, station_cap)
         capacity += line_cap
     if math.isinf(capacity):
-        raise SimulationError(
-            f"factory {fac.id!r}: zero processing time; set 'arrivals' explicitly"
-        )
+        raise SimulationError(f"factory {fac.id!r}: zero processing time; set 'arrivals' explicitly")
     return 1.0 / (capacity * utilisation)
 
 
@@ -629,8 +601,7 @@ def _apply_state(model: ComplexModel, state: ComplexState) -> dict[str, dict[str
             if len(q.items) + len(items) > q.capacity:
                 raise StateError(
                     f"buffers[{m.id!r}]",
-                    f"{len(q.items) + len(items)} lots exceed the buffer capacity "
-                    f"{int(q.capacity)}",
+                    f"{len(q.items) + len(items)} lots exceed the buffer capacity {int(q.capacity)}",
                 )
             for k, it in enumerate(items):
                 job = job_of(it, fac, f"buffers[{m.id!r}][{k}]")
@@ -675,8 +646,6 @@ def _apply_state(model: ComplexModel, state: ComplexState) -> dict[str, dict[str
     return resume
 
 
-def _restart_after(
-    env: simpy.Environment, gate: Gate, seconds: float
-) -> Generator[simpy.Event, Any, None]:
+def _restart_after(env: simpy.Environment, gate: Gate, seconds: float) -> Generator[simpy.Event, Any, None]:
     yield env.timeout(seconds)
     gate.restart()

@@ -53,9 +53,7 @@ def _kpi_bars(result: ExperimentResult) -> go.Figure:
     names = [k for k in HEADLINE_KPIS if k in result.baseline.summaries]
     cols = 3
     rows = max(1, math.ceil(len(names) / cols))
-    fig = make_subplots(
-        rows=rows, cols=cols, subplot_titles=[f"{k} [{kpi_unit(k)}]" for k in names]
-    )
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[f"{k} [{kpi_unit(k)}]" for k in names])
     for i, k in enumerate(names):
         r, c = i // cols + 1, i % cols + 1
         for si, s in enumerate(result.scenarios):
@@ -71,8 +69,7 @@ def _kpi_bars(result: ExperimentResult) -> go.Figure:
                     name=s.name,
                     legendgroup=s.name,
                     showlegend=i == 0,
-                    hovertemplate=f"{html.escape(s.name)}: %{{y:.4g}} ± {_err(sm.half_width):.3g}"
-                    "<extra></extra>",
+                    hovertemplate=f"{html.escape(s.name)}: %{{y:.4g}} ± {_err(sm.half_width):.3g}<extra></extra>",
                 ),
                 row=r,
                 col=c,
@@ -127,9 +124,7 @@ def _comparison(result: ExperimentResult) -> go.Figure | None:
 def _utilisation(result: ExperimentResult) -> go.Figure:
     fig = go.Figure()
     for si, s in enumerate(result.scenarios):
-        keys = sorted(
-            k for k in s.summaries if k.startswith("machine.") and k.endswith(".utilisation")
-        )
+        keys = sorted(k for k in s.summaries if k.startswith("machine.") and k.endswith(".utilisation"))
         fig.add_trace(
             go.Bar(
                 x=[k.split(".")[1] for k in keys],
@@ -189,11 +184,7 @@ def _table(result: ExperimentResult) -> str:
                 continue
             mark = "yes" if c.significant else ""
             rel = f"{100 * c.relative:+.2f}%" if _ok(c.relative) else "n/a"
-            diff = (
-                f"{c.diff:+.4g} ± {c.half_width:.3g}"
-                if _ok(c.diff) and _ok(c.half_width)
-                else "n/a"
-            )
+            diff = f"{c.diff:+.4g} ± {c.half_width:.3g}" if _ok(c.diff) and _ok(c.half_width) else "n/a"
             rows.append(
                 f"<tr><td>{html.escape(scen)}</td><td>{html.escape(k)}</td><td>{html.escape(kpi_unit(k))}</td>"
                 f"<td>{html.escape(diff)}</td><td>{rel}</td><td>{mark}</td></tr>"
@@ -202,30 +193,19 @@ def _table(result: ExperimentResult) -> str:
         "<h2>Paired comparison with the "
         "baseline</h2><table><thead><tr><th>scenario</th><th>KPI</th>"
         "<th>unit</th><th>difference ± 95% "
-        "CI</th><th>relative</th><th>significant</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
+        "CI</th><th>relative</th><th>significant</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
     )
 
 
 def render_report(result: ExperimentResult, title: str = "Simulation experiment") -> str:
     """The report as one HTML document."""
-    figs = [
-        f
-        for f in (_kpi_bars(result), _comparison(result), _utilisation(result), _wip(result))
-        if f is not None
-    ]
+    figs = [f for f in (_kpi_bars(result), _comparison(result), _utilisation(result), _wip(result)) if f is not None]
     parts = []
     for i, f in enumerate(figs):
         parts.append(f.to_html(full_html=False, include_plotlyjs="inline" if i == 0 else False))
     run = result.run
-    meta = "".join(
-        f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in result.meta.items()
-    )
-    scen = "".join(
-        f"<li><b>{html.escape(s.name)}</b>: {html.escape(s.description)}</li>"
-        for s in result.scenarios
-    )
+    meta = "".join(f"<li>{html.escape(str(k))}: {html.escape(str(v))}</li>" for k, v in result.meta.items())
+    scen = "".join(f"<li><b>{html.escape(s.name)}</b>: {html.escape(s.description)}</li>" for s in result.scenarios)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title>"
@@ -236,16 +216,11 @@ def render_report(result: ExperimentResult, title: str = "Simulation experiment"
         f"{run.warmup_h:g} h excluded, "
         f"seed {run.seed}, {'common' if run.crn else 'independent'} random numbers; "
         "95% confidence intervals.</p>"
-        f"<ul>{meta}</ul><h2>Scenarios</h2><ul>{scen}</ul>"
-        + "".join(parts)
-        + _table(result)
-        + "</body></html>"
+        f"<ul>{meta}</ul><h2>Scenarios</h2><ul>{scen}</ul>" + "".join(parts) + _table(result) + "</body></html>"
     )
 
 
-def write_report(
-    result: ExperimentResult, path: str | os.PathLike[str], title: str = "Simulation experiment"
-) -> None:
+def write_report(result: ExperimentResult, path: str | os.PathLike[str], title: str = "Simulation experiment") -> None:
     """Write :func:`render_report` to ``path`` (atomically: a partial file never appears)."""
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")

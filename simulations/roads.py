@@ -83,9 +83,7 @@ class RoadNetwork:
         self._has_roads = bool(segs)
         # node key -> point; adjacency: node -> list of (node, length, zone)
         self._pts: dict[tuple[float, float], Point] = {}
-        self._adj: dict[
-            tuple[float, float], list[tuple[tuple[float, float], float, str | None]]
-        ] = {}
+        self._adj: dict[tuple[float, float], list[tuple[tuple[float, float], float, str | None]]] = {}
         if not segs:
             return
         cuts: list[list[tuple[float, Point]]] = [[(0.0, a), (1.0, b)] for a, b in segs]

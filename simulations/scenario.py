@@ -151,11 +151,7 @@ def _line_of(root: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
                     break
             else:
                 break
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -378,13 +374,7 @@ def _find(kind: str, ident: str, cdata: dict[str, Any]) -> dict[str, Any] | None
         return next((m for *_, m in _machines_of(cdata) if m["id"] == ident), None)
     if kind == "line":
         return next(
-            (
-                ln
-                for t in cdata["tenants"]
-                for f in t["factories"]
-                for ln in f["lines"]
-                if ln["id"] == ident
-            ),
+            (ln for t in cdata["tenants"] for f in t["factories"] for ln in f["lines"] if ln["id"] == ident),
             None,
         )
     if kind == "factory":
@@ -397,9 +387,7 @@ def _find(kind: str, ident: str, cdata: dict[str, Any]) -> dict[str, Any] | None
     if kind == "truck":
         return next((tr for tr in lg.get("trucks", ()) if tr["id"] == ident), None)
     if kind == "dock":
-        return next(
-            (d for d in (lg.get("centre") or {}).get("docks", ()) if d["id"] == ident), None
-        )
+        return next((d for d in (lg.get("centre") or {}).get("docks", ()) if d["id"] == ident), None)
     return None
 
 
@@ -417,9 +405,7 @@ def _known(kind: str, cdata: dict[str, Any]) -> str:
     elif kind == "truck":
         ids = [tr["id"] for tr in (cdata.get("logistics") or {}).get("trucks", ())]
     else:
-        ids = [
-            d["id"] for d in ((cdata.get("logistics") or {}).get("centre") or {}).get("docks", ())
-        ]
+        ids = [d["id"] for d in ((cdata.get("logistics") or {}).get("centre") or {}).get("docks", ())]
     return ", ".join(ids[:12]) + (", ..." if len(ids) > 12 else "") if ids else "(none)"
 
 
@@ -448,9 +434,7 @@ def _apply_change(
         tid = change["remove_truck"]
         lg = cdata.get("logistics") or {}
         if not isinstance(tid, str) or _find("truck", tid, cdata) is None:
-            raise ctx.error(
-                (*path, "remove_truck"), f"unknown truck {tid!r}; known: {_known('truck', cdata)}"
-            )
+            raise ctx.error((*path, "remove_truck"), f"unknown truck {tid!r}; known: {_known('truck', cdata)}")
         lg["trucks"] = [t for t in lg["trucks"] if t["id"] != tid]
         return None
     if "disaster" in change:
@@ -536,20 +520,13 @@ def _resolve_target(
     if head == "complex":
         if len(parts) < 3 or parts[1] != "machines":
             raise ctx.error(path, f"unknown target {target!r}: {hint}")
-        return [
-            _machine_setter(ctx, path, m, parts[2:], sdata, base) for *_, m in _machines_of(cdata)
-        ]
-    if (
-        head not in ("machine", "line", "factory", "tenant", "zone", "truck", "dock")
-        or len(parts) < 3
-    ):
+        return [_machine_setter(ctx, path, m, parts[2:], sdata, base) for *_, m in _machines_of(cdata)]
+    if head not in ("machine", "line", "factory", "tenant", "zone", "truck", "dock") or len(parts) < 3:
         raise ctx.error(path, f"unknown target {target!r}: {hint}")
     ident = parts[1]
     obj = _find(head, ident, cdata)
     if obj is None:
-        raise ctx.error(
-            path, f"unknown {head} {ident!r} in target {target!r}; known: {_known(head, cdata)}"
-        )
+        raise ctx.error(path, f"unknown {head} {ident!r} in target {target!r}; known: {_known(head, cdata)}")
     rest = parts[2:]
     if head in _GROUPS and rest[0] == "machines":
         if len(rest) < 2:
@@ -573,8 +550,7 @@ def _resolve_target(
         if field not in _FACTORY_SETTINGS:
             raise ctx.error(
                 path,
-                f"unknown factory setting {field!r}; known: "
-                f"{sorted(_FACTORY_SETTINGS)} (or machines.FIELD)",
+                f"unknown factory setting {field!r}; known: {sorted(_FACTORY_SETTINGS)} (or machines.FIELD)",
             )
         fac = sdata.setdefault("factories", {}).setdefault(ident, {})
         current = base.factory_value(ident, field) if hasattr(base.defaults, field) else None
@@ -603,8 +579,7 @@ def _machine_setter(
         if len(rest) != 2 or rest[1] not in _POWER_FIELDS:
             raise ctx.error(
                 path,
-                "power targets look like machine.ID.power_kw.STATE with STATE in "
-                f"{sorted(_POWER_FIELDS)}",
+                f"power targets look like machine.ID.power_kw.STATE with STATE in {sorted(_POWER_FIELDS)}",
             )
         return _field_setter(m["power_kw"], rest[1])
     if len(rest) != 1:
@@ -618,9 +593,7 @@ def _machine_setter(
     raise ctx.error(path, f"unknown machine field {field!r}; known: {known}")
 
 
-def _add_machine(
-    ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any], sdata: dict[str, Any]
-) -> None:
+def _add_machine(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any], sdata: dict[str, Any]) -> None:
     if not isinstance(spec, dict):
         raise ctx.error(
             path,
@@ -630,9 +603,7 @@ def _add_machine(
     line_id = spec.pop("line", None)
     line = _find("line", str(line_id), cdata) if line_id is not None else None
     if line is None:
-        raise ctx.error(
-            (*path, "line"), f"unknown line {line_id!r}; known: {_known('line', cdata)}"
-        )
+        raise ctx.error((*path, "line"), f"unknown line {line_id!r}; known: {_known('line', cdata)}")
     new_id = spec.pop("id", None)
     if not isinstance(new_id, str):
         raise ctx.error((*path, "id"), "add_machine needs the new machine's id")
@@ -640,30 +611,23 @@ def _add_machine(
     after = spec.pop("after", None)
     parallel = spec.pop("parallel_to", None)
     if after is not None and parallel is not None:
-        raise ctx.error(
-            (*path, "parallel_to"), "give either 'after' (in series) or 'parallel_to', not both"
-        )
+        raise ctx.error((*path, "parallel_to"), "give either 'after' (in series) or 'parallel_to', not both")
     for key, ref in (("after", after), ("parallel_to", parallel)):
         if ref is not None and ref not in ids:
-            raise ctx.error(
-                (*path, key), f"machine {ref!r} is not in line {line_id!r}; it has {ids}"
-            )
+            raise ctx.error((*path, key), f"machine {ref!r} is not in line {line_id!r}; it has {ids}")
     if parallel is not None:
         after = parallel
     src_id = spec.pop("copy", None) or after or ids[-1]
     src = _find("machine", str(src_id), cdata)
     if src is None:
-        raise ctx.error(
-            (*path, "copy"), f"unknown machine {src_id!r}; known: {_known('machine', cdata)}"
-        )
+        raise ctx.error((*path, "copy"), f"unknown machine {src_id!r}; known: {_known('machine', cdata)}")
     new = copy.deepcopy(src)
     new.update({"id": new_id, "name": spec.pop("name", new_id), "sensors": []})
     for k, v in spec.items():
         if k not in Machine.model_fields or k in ("id", "sensors"):
             raise ctx.error(
                 (*path, k),
-                f"unknown machine field {k!r}; known: "
-                f"{sorted(set(Machine.model_fields) - {'id', 'sensors'})}",
+                f"unknown machine field {k!r}; known: {sorted(set(Machine.model_fields) - {'id', 'sensors'})}",
             )
         new[k] = v
     pos = ids.index(after) + 1 if after is not None else len(ids)
@@ -692,9 +656,7 @@ def _add_truck(ctx: _Ctx, path: tuple[Any, ...], spec: Any, cdata: dict[str, Any
     if src_id is not None:
         src = _find("truck", str(src_id), cdata)
         if src is None:
-            raise ctx.error(
-                (*path, "copy"), f"unknown truck {src_id!r}; known: {_known('truck', cdata)}"
-            )
+            raise ctx.error((*path, "copy"), f"unknown truck {src_id!r}; known: {_known('truck', cdata)}")
         base = copy.deepcopy(src)
     base["sensors"] = []
     for k, v in spec.items():

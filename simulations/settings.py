@@ -62,9 +62,7 @@ def _positive_mean(d: Distribution | None, what: str) -> Distribution | None:
 
 def _lot(d: Distribution | None) -> Distribution | None:
     if d is not None and not 1 <= d.mean <= MAX_LOT_UNITS:
-        raise ValueError(
-            f"lot_size must have a mean between 1 and {MAX_LOT_UNITS} units (got {d.describe()})"
-        )
+        raise ValueError(f"lot_size must have a mean between 1 and {MAX_LOT_UNITS} units (got {d.describe()})")
     return d
 
 
@@ -90,12 +88,8 @@ class ProductSettings(_Strict):
 
     id: Id
     weight: float = Field(default=1.0, gt=0, description="share of orders (relative)")
-    lot_size: DistSpec | None = Field(
-        default=None, description="units per order; default: the factory's"
-    )
-    work_factor: float = Field(
-        default=1.0, gt=0, description="processing time multiplier on every machine"
-    )
+    lot_size: DistSpec | None = Field(default=None, description="units per order; default: the factory's")
+    work_factor: float = Field(default=1.0, gt=0, description="processing time multiplier on every machine")
 
     @field_validator("lot_size")
     @classmethod
@@ -136,21 +130,11 @@ class _ReleaseFields(_Strict):
     )
     lot_size: DistSpec | None = None
     planned_downtime: tuple[DowntimeWindow, ...] | None = None
-    materials: bool | None = Field(
-        default=None, description="orders wait for material trucked from the centre"
-    )
-    pack_size: int | None = Field(
-        default=None, ge=1, description="product units per transport unit"
-    )
-    shipment_size: int | None = Field(
-        default=None, ge=1, description="transport units that trigger a shipment"
-    )
-    max_wait_h: float | None = Field(
-        default=None, gt=0, description="ship waiting goods at least this often"
-    )
-    due_h: float | None = Field(
-        default=None, gt=0, description="delivery due time after the request"
-    )
+    materials: bool | None = Field(default=None, description="orders wait for material trucked from the centre")
+    pack_size: int | None = Field(default=None, ge=1, description="product units per transport unit")
+    shipment_size: int | None = Field(default=None, ge=1, description="transport units that trigger a shipment")
+    max_wait_h: float | None = Field(default=None, gt=0, description="ship waiting goods at least this often")
+    due_h: float | None = Field(default=None, gt=0, description="delivery due time after the request")
 
     @field_validator("lot_size")
     @classmethod
@@ -184,16 +168,12 @@ class FactorySettings(_ReleaseFields):
 class _MachineBehaviour(_Strict):
     """Per-machine stochastic behaviour (unset falls back to ``defaults``)."""
 
-    processing: DistSpec | None = Field(
-        default=None, description="time per unit; relative to ideal cycle"
-    )
+    processing: DistSpec | None = Field(default=None, description="time per unit; relative to ideal cycle")
     time_to_failure: DistSpec | None = Field(
         default=None, description="operating time between failures; relative to MTBF"
     )
     time_to_repair: DistSpec | None = Field(default=None, description="relative to MTTR")
-    setup: DistSpec | None = Field(
-        default=None, description="time per product change; relative to setup_time_s"
-    )
+    setup: DistSpec | None = Field(default=None, description="time per product change; relative to setup_time_s")
     scrap_every: DistSpec | None = Field(
         default=None,
         description="units from one scrapped unit to the next; default geometric(scrap_rate)",
@@ -209,9 +189,7 @@ class _MachineBehaviour(_Strict):
     @classmethod
     def _check_scrap(cls, v: Distribution | None) -> Distribution | None:
         if v is not None and v.mean < 1:
-            raise ValueError(
-                f"scrap_every counts units: its mean must be >= 1 (got {v.describe()})"
-            )
+            raise ValueError(f"scrap_every counts units: its mean must be >= 1 (got {v.describe()})")
         return v
 
 
@@ -251,9 +229,7 @@ class DefaultSettings(_ReleaseFields, _MachineBehaviour):
     time_to_failure: DistSpec | None = Field(default_factory=lambda: _rel("exponential", 1.0))
     time_to_repair: DistSpec | None = Field(default_factory=lambda: _rel("exponential", 1.0))
     setup: DistSpec | None = Field(
-        default_factory=lambda: parse_distribution(
-            {"dist": "constant", "value": 1.0, "unit": "relative"}
-        )
+        default_factory=lambda: parse_distribution({"dist": "constant", "value": 1.0, "unit": "relative"})
     )
     failures: bool | None = True
 
@@ -268,9 +244,7 @@ class LogisticsSettings(_Strict):
         "shared: every truck serves every tenant",
     )
     handling_fixed_s: float = Field(default=300.0, ge=0, description="per stop: docking, paperwork")
-    handling_per_pack_s: float = Field(
-        default=10.0, ge=0, description="per transport unit loaded or unloaded"
-    )
+    handling_per_pack_s: float = Field(default=10.0, ge=0, description="per transport unit loaded or unloaded")
 
 
 class EmergencySettings(_Strict):
@@ -278,15 +252,11 @@ class EmergencySettings(_Strict):
 
     teams: int = Field(default=1, ge=1, le=1000)
     response: DistSpec = Field(
-        default_factory=lambda: parse_distribution(
-            {"dist": "exponential", "mean": 20, "unit": "min"}
-        ),
+        default_factory=lambda: parse_distribution({"dist": "exponential", "mean": 20, "unit": "min"}),
         description="time for a team to reach the site",
     )
     restart: DistSpec = Field(
-        default_factory=lambda: parse_distribution(
-            {"dist": "constant", "value": 30, "unit": "min"}
-        ),
+        default_factory=lambda: parse_distribution({"dist": "constant", "value": 30, "unit": "min"}),
         description="time from the end of the hazard until production restarts",
     )
 
@@ -308,9 +278,7 @@ class DisasterSpec(_Strict):
     duration: DistSpec | None = None
     duration_h: float | None = Field(default=None, gt=0)
     blocks_roads: bool | None = None
-    response: bool | None = Field(
-        default=None, description="needs an emergency team before containment"
-    )
+    response: bool | None = Field(default=None, description="needs an emergency team before containment")
     name: str = ""
 
     @model_validator(mode="before")
@@ -381,9 +349,7 @@ class ModelSettings(_Strict):
     logistics: LogisticsSettings = Field(default_factory=LogisticsSettings)
     emergency: EmergencySettings = Field(default_factory=EmergencySettings)
     disasters: tuple[DisasterSpec, ...] = ()
-    sample_every_min: float = Field(
-        default=60.0, gt=0, description="WIP time-series sampling interval"
-    )
+    sample_every_min: float = Field(default=60.0, gt=0, description="WIP time-series sampling interval")
 
     def factory(self, fid: str) -> FactorySettings:
         return self.factories.get(fid) or _EMPTY_FACTORY
@@ -431,9 +397,7 @@ def check_settings(settings: ModelSettings, complex_: Any) -> None:
         known("factory", fid, factories, ("factories", fid))
         if fs.shifts is not None:
             if not fs.shifts:
-                raise SettingsReferenceError(
-                    ("factories", fid, "shifts"), "a factory needs at least one shift"
-                )
+                raise SettingsReferenceError(("factories", fid, "shifts"), "a factory needs at least one shift")
             for i, name in enumerate(fs.shifts):
                 if not shifts:
                     raise SettingsReferenceError(
@@ -449,13 +413,10 @@ def check_settings(settings: ModelSettings, complex_: Any) -> None:
             if line_of[ms.parallel_to] != line_of[mid]:
                 raise SettingsReferenceError(
                     ("machines", mid, "parallel_to"),
-                    f"{ms.parallel_to!r} is in line {line_of[ms.parallel_to]!r}, not "
-                    f"in {line_of[mid]!r}",
+                    f"{ms.parallel_to!r} is in line {line_of[ms.parallel_to]!r}, not in {line_of[mid]!r}",
                 )
             if ms.parallel_to == mid:
-                raise SettingsReferenceError(
-                    ("machines", mid, "parallel_to"), "a machine cannot be parallel to itself"
-                )
+                raise SettingsReferenceError(("machines", mid, "parallel_to"), "a machine cannot be parallel to itself")
     for i, d in enumerate(settings.disasters):
         for j, z in enumerate(d.zones):
             known("zone", z, zones, ("disasters", i, "zones", j))

@@ -43,11 +43,7 @@ class WorkItem:
     age_s: float = 0.0
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.quantity, bool)
-            or not isinstance(self.quantity, int)
-            or self.quantity < 1
-        ):
+        if isinstance(self.quantity, bool) or not isinstance(self.quantity, int) or self.quantity < 1:
             raise ValueError(f'"quantity" must be an integer >= 1 (got {self.quantity!r})')
         _check_time("age_s", self.age_s)
 
@@ -81,9 +77,7 @@ class MachineSnapshot:
         try:
             state = MachineState(self.state)
         except ValueError:
-            raise ValueError(
-                f'"state" must be one of {[s.value for s in MachineState]} (got {self.state!r})'
-            ) from None
+            raise ValueError(f'"state" must be one of {[s.value for s in MachineState]} (got {self.state!r})') from None
         object.__setattr__(self, "state", state)
         for name in ("work_left_s", "setup_left_s", "repair_left_s", "time_to_failure_s"):
             _check_time(name, getattr(self, name))
@@ -91,23 +85,15 @@ class MachineSnapshot:
             raise ValueError(f'"job" must be a WorkItem or None (got {type(self.job).__name__})')
         if state in (MachineState.BUSY, MachineState.SETUP) and self.job is None:
             raise ValueError(f"a {state.value} machine needs the job it works on")
-        if self.blocked and (
-            self.job is None or state not in (MachineState.IDLE, MachineState.OFF)
-        ):
+        if self.blocked and (self.job is None or state not in (MachineState.IDLE, MachineState.OFF)):
             raise ValueError("blocked=True needs state idle and the finished job")
-        if (
-            state in (MachineState.IDLE, MachineState.OFF)
-            and self.job is not None
-            and not self.blocked
-        ):
+        if state in (MachineState.IDLE, MachineState.OFF) and self.job is not None and not self.blocked:
             raise ValueError("an idle machine holds a job only when blocked=True")
         if self.setup_left_s is not None and state is not MachineState.SETUP:
             raise ValueError("setup_left_s applies to a machine in setup only")
         if self.repair_left_s is not None and state is not MachineState.DOWN:
             raise ValueError("repair_left_s applies to a down machine only")
-        if self.work_left_s is not None and (
-            self.job is None or state not in (MachineState.BUSY, MachineState.DOWN)
-        ):
+        if self.work_left_s is not None and (self.job is None or state not in (MachineState.BUSY, MachineState.DOWN)):
             raise ValueError("work_left_s applies to a busy machine, or a down one with a job")
 
     def resume_fields(self) -> dict[str, Any]:
@@ -160,17 +146,13 @@ class ComplexState:
         machines = _frozen_map(self.machines, "machines")
         for k, v in machines.items():
             if not isinstance(v, MachineSnapshot):
-                raise ValueError(
-                    f"machines[{k!r}] must be a MachineSnapshot (got {type(v).__name__})"
-                )
+                raise ValueError(f"machines[{k!r}] must be a MachineSnapshot (got {type(v).__name__})")
         buffers = {}
         for k, items in _frozen_map(self.buffers, "buffers").items():
             items = tuple(items)
             for i, it in enumerate(items):
                 if not isinstance(it, WorkItem):
-                    raise ValueError(
-                        f"buffers[{k!r}][{i}] must be a WorkItem (got {type(it).__name__})"
-                    )
+                    raise ValueError(f"buffers[{k!r}][{i}] must be a WorkItem (got {type(it).__name__})")
             buffers[k] = items
         for k, v in _frozen_map(self.outbound_units, "outbound_units").items():
             _check_time(f"outbound_units[{k!r}]", v)
@@ -181,12 +163,8 @@ class ComplexState:
                 raise ValueError(f"truck_locations[{k!r}] must be a place id (got {v!r})")
         object.__setattr__(self, "machines", machines)
         object.__setattr__(self, "buffers", buffers)
-        object.__setattr__(
-            self, "outbound_units", _frozen_map(self.outbound_units, "outbound_units")
-        )
-        object.__setattr__(
-            self, "truck_locations", _frozen_map(self.truck_locations, "truck_locations")
-        )
+        object.__setattr__(self, "outbound_units", _frozen_map(self.outbound_units, "outbound_units"))
+        object.__setattr__(self, "truck_locations", _frozen_map(self.truck_locations, "truck_locations"))
         object.__setattr__(self, "factory_stops", _frozen_map(self.factory_stops, "factory_stops"))
 
     @property

@@ -115,13 +115,9 @@ class Comparison:
 def compare_paired(baseline: Sequence[float], scenario: Sequence[float]) -> Comparison:
     """Paired comparison of two equally long sequences of replication values."""
     if len(baseline) != len(scenario):
-        raise ValueError(
-            f"paired samples must have equal length ({len(baseline)} != {len(scenario)})"
-        )
+        raise ValueError(f"paired samples must have equal length ({len(baseline)} != {len(scenario)})")
     pairs = [
-        (float(a), float(b))
-        for a, b in zip(baseline, scenario, strict=True)
-        if not (math.isnan(a) or math.isnan(b))
+        (float(a), float(b)) for a, b in zip(baseline, scenario, strict=True) if not (math.isnan(a) or math.isnan(b))
     ]
     if not pairs:
         return Comparison(math.nan, math.nan, 0, math.nan)

@@ -49,7 +49,5 @@ class RandomStreams:
             raise ValueError(f"random stream {name!r} was already issued")
         self._issued.add(name)
         lo, hi = stream_key(name)
-        seq = np.random.SeedSequence(
-            entropy=self.seed, spawn_key=(self.replication, self.salt, lo, hi)
-        )
+        seq = np.random.SeedSequence(entropy=self.seed, spawn_key=(self.replication, self.salt, lo, hi))
         return np.random.Generator(np.random.PCG64(seq))

@@ -88,8 +88,7 @@ def toy_complex(
             {"id": "B", "area": {"x": 1000, "y": 0, "w": 1000, "h": 1000}},
         ],
         "tenants": [
-            {"id": f"t{n}", "name": f"Tenant {n}", "industry": "other", "factories": [f]}
-            for n, f in enumerate(facs)
+            {"id": f"t{n}", "name": f"Tenant {n}", "industry": "other", "factories": [f]} for n, f in enumerate(facs)
         ],
     }
     if trucks:

@@ -29,11 +29,7 @@ def test_two_shifts_with_a_daily_break():
 def test_night_shift_wraps_midnight_and_weekly_maintenance():
     cal = WorkCalendar.build([("22:00", 8)], [("00:00", 24, 7, 6)])
     assert cal.period_s == 7 * DAY_S
-    assert (
-        cal.is_working(23 * H)
-        and cal.is_working(DAY_S + 5 * H)
-        and not cal.is_working(DAY_S + 7 * H)
-    )
+    assert cal.is_working(23 * H) and cal.is_working(DAY_S + 5 * H) and not cal.is_working(DAY_S + 7 * H)
     # Day 6 (the seventh) is off all day: day 5's night shift stops at midnight, day 6's
     # does not start, and work resumes at midnight into day 7 (the next cycle).
     assert not cal.is_working(6 * DAY_S + 2 * H)

@@ -63,9 +63,7 @@ def test_json_has_every_kpi_with_mean_ci_and_unit_and_the_comparison(scenario, t
 def test_flags_override_the_file_and_the_same_seed_reproduces(scenario, tmp_path):
     a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     for out, seed in ((a, 8), (b, 8), (c, 9)):
-        res = _run(
-            scenario, "--seed", seed, "--days", 0.5, "--warmup", 1, "--json", out, "--no-progress"
-        )
+        res = _run(scenario, "--seed", seed, "--days", 0.5, "--warmup", 1, "--json", out, "--no-progress")
         assert res.exit_code == 0, res.output
     assert a.read_text() == b.read_text()
     assert a.read_text() != c.read_text()
@@ -125,8 +123,7 @@ def test_bad_flags_give_a_clear_error_and_no_traceback(scenario, args, code, mes
     "text, message",
     [
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{target: machine.ghost.mttr_h, scale: 0.7}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{target: machine.ghost.mttr_h, scale: 0.7}]}]\n",
             "s.yaml:2 at scenarios[0].changes[0].target: unknown machine 'ghost'",
         ),
         ("config: tiny\nrun: {replications: -1}\n", "s.yaml:2 at run.replications"),

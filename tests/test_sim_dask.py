@@ -26,9 +26,7 @@ scenarios:
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as c:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
         yield c
 
 
@@ -54,18 +52,14 @@ def test_cli_runs_replications_on_a_dask_cluster_with_identical_results(cluster,
         ],
     )
     assert on_dask.exit_code == 0, on_dask.output
-    local = runner.invoke(
-        simulate, [str(sc), "--json", str(tmp_path / "local.json"), "--no-progress"]
-    )
+    local = runner.invoke(simulate, [str(sc), "--json", str(tmp_path / "local.json"), "--no-progress"])
     assert local.exit_code == 0, local.output
     assert _without_meta(tmp_path / "dask.json") == _without_meta(tmp_path / "local.json")
     meta = json.loads((tmp_path / "dask.json").read_text())["meta"]
     assert meta["executor"] == cluster.scheduler_address
     # The replications really ran as tasks of the cluster, not in this process.
     with Client(cluster.scheduler_address) as client:
-        prefixes = client.run_on_scheduler(
-            lambda dask_scheduler: list(dask_scheduler.task_prefixes)
-        )
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler.task_prefixes))
     assert any("run_replication" in p for p in prefixes), prefixes
 
 

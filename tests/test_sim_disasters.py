@@ -17,9 +17,7 @@ ROAD = [[(0.0, 500.0), (2000.0, 500.0)]]
 
 def _complex(**kw):
     trucks = [{"id": "k1", "capacity": 10, "speed_kmh": 36, "home": "hub"}]
-    return toy_complex(
-        [[machine("m", 10), machine("n", 12)]], factories=2, trucks=trucks, roads=ROAD, **kw
-    )
+    return toy_complex([[machine("m", 10), machine("n", 12)]], factories=2, trucks=trucks, roads=ROAD, **kw)
 
 
 def _settings(disasters, **defaults) -> ModelSettings:
@@ -63,11 +61,7 @@ def test_scheduled_flood_stops_the_zone_and_is_followed_to_recovery():
     assert k["complex.disasters"] == 1
     assert k["complex.time_to_recover_h"] == pytest.approx((phases[4][1] - onset) / H)
     # While flooded, the zone's machines report "down" with reason "disaster".
-    states = [
-        (e.time, e.data["reason"])
-        for e in events
-        if e.kind == "machine.state" and e.source == "n-f1"
-    ]
+    states = [(e.time, e.data["reason"]) for e in events if e.kind == "machine.state" and e.source == "n-f1"]
     assert (onset, "disaster") in states
 
 

@@ -57,11 +57,7 @@ def test_constant_units_and_relative_specs():
     with pytest.raises(ValueError, match="resolve"):
         rel.sampler(np.random.default_rng())
     abs_ = rel.resolve(30.0)
-    assert (
-        not abs_.relative
-        and abs_.mean == pytest.approx(33.0)
-        and abs_.params[1] == pytest.approx(6.6)
-    )
+    assert not abs_.relative and abs_.mean == pytest.approx(33.0) and abs_.params[1] == pytest.approx(6.6)
 
 
 def test_normal_is_truncated_at_zero():

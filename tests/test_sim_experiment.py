@@ -43,18 +43,14 @@ def test_same_seed_gives_bit_identical_results_and_another_seed_does_not():
     assert _dump(a) == _dump(b)
     c = run_experiment(_scenarios(), RunSpec(days=2, warmup_h=12, replications=6, seed=43))
     assert _dump(a) != _dump(c)
-    assert (
-        a.baseline.values["line.l0.throughput_uph"] != c.baseline.values["line.l0.throughput_uph"]
-    )
+    assert a.baseline.values["line.l0.throughput_uph"] != c.baseline.values["line.l0.throughput_uph"]
     # Replications differ from each other (independent streams per replication).
     assert len(set(a.baseline.values["line.l0.throughput_uph"])) == RUN.replications
 
 
 def test_common_random_numbers_narrow_the_ci_of_the_difference():
     crn = run_experiment(_scenarios(), RUN)
-    ind = run_experiment(
-        _scenarios(), RunSpec(days=2, warmup_h=12, replications=6, seed=42, crn=False)
-    )
+    ind = run_experiment(_scenarios(), RunSpec(days=2, warmup_h=12, replications=6, seed=42, crn=False))
     k = "line.l0.throughput_uph"
     c_crn, c_ind = crn.comparisons["pm"][k], ind.comparisons["pm"][k]
     assert c_crn.half_width < 0.5 * c_ind.half_width, (c_crn, c_ind)
@@ -73,18 +69,14 @@ def test_results_contain_every_kpi_with_ci_and_unit():
     cmp = d["comparisons"]["pm"]["machine.a.availability"]
     assert set(cmp) == {"diff", "ci_low", "ci_high", "relative", "significant", "n", "unit"}
     assert cmp["significant"] is True and cmp["diff"] > 0
-    assert len(d["scenarios"]["pm"]["wip_series"]["t_h"]) == len(
-        d["scenarios"]["pm"]["wip_series"]["complex"]
-    )
+    assert len(d["scenarios"]["pm"]["wip_series"]["t_h"]) == len(d["scenarios"]["pm"]["wip_series"]["complex"])
 
 
 def test_warmup_is_excluded_from_statistics():
     # Throughput over the measured window only: 3.5 measured days, not 4.
     result = run_experiment(_scenarios()[:1], RunSpec(days=4, warmup_h=12, replications=1, seed=1))
     produced_after_warmup = result.baseline.values["machine.b.good"][0]
-    assert result.baseline.values["line.l0.throughput_uph"][0] == pytest.approx(
-        produced_after_warmup / 84.0
-    )
+    assert result.baseline.values["line.l0.throughput_uph"][0] == pytest.approx(produced_after_warmup / 84.0)
 
 
 def test_process_pool_gives_the_same_results_as_one_process():

@@ -47,17 +47,13 @@ def test_every_kpi_of_the_demo_has_a_unit_and_levels_are_consistent():
     for level in ("machine", "line", "factory", "tenant"):
         assert any(n.startswith(level + ".") for n in k)
     assert set(KPI_UNITS) >= {n.rsplit(".", 1)[1] for n in k}
-    total = sum(
-        v for n, v in k.items() if n.startswith("factory.") and n.endswith(".throughput_uph")
-    )
+    total = sum(v for n, v in k.items() if n.startswith("factory.") and n.endswith(".throughput_uph"))
     assert k["complex.throughput_uph"] == pytest.approx(total)
     for name, v in k.items():
         if kpi_unit(name) == "1" and not math.isnan(v):
             assert -1e-9 <= v <= 1 + 1e-9, (name, v)
     # Energy: the complex's is the sum of its machines'.
-    machines = sum(
-        v for n, v in k.items() if n.startswith("machine.") and n.endswith(".energy_kwh")
-    )
+    machines = sum(v for n, v in k.items() if n.startswith("machine.") and n.endswith(".energy_kwh"))
     assert k["complex.energy_kwh"] == pytest.approx(machines)
 
 
@@ -75,11 +71,7 @@ def test_paired_comparison():
     base = [10.0, 12.0, 11.0, 13.0]
     better = [b + 1.0 + 0.01 * i for i, b in enumerate(base)]
     c = compare_paired(base, better)
-    assert (
-        c.diff == pytest.approx(1.015)
-        and c.significant
-        and c.relative == pytest.approx(1.015 / 11.5)
-    )
+    assert c.diff == pytest.approx(1.015) and c.significant and c.relative == pytest.approx(1.015 / 11.5)
     same = compare_paired(base, [13.0, 11.0, 12.0, 10.0])
     assert not same.significant
     nan = compare_paired([1.0, float("nan"), 2.0], [2.0, 3.0, 2.5])

@@ -85,9 +85,7 @@ def test_parallel_machine_doubles_the_station_capacity():
         "processing": {"dist": "constant", "value": 1, "unit": "relative"},
     }
     serial = ModelSettings.model_validate({"defaults": base})
-    parallel = ModelSettings.model_validate(
-        {"defaults": base, "machines": {"b2": {"parallel_to": "b"}}}
-    )
+    parallel = ModelSettings.model_validate({"defaults": base, "machines": {"b2": {"parallel_to": "b"}}})
     # In series the two 20 s machines give 180/h; in parallel they give 360/h
     # (machine a, 10 s, then limits to 360/h as well).
     assert _run(c, serial, 10)["line.l0.throughput_uph"] == pytest.approx(180.0, rel=0.01)

@@ -63,11 +63,7 @@ def test_a_delivery_takes_travel_and_handling_time():
     delivered = [e for e in events if e.kind == SHIPMENT_DELIVERED]
     assert [e.time for e in delivered] == [pytest.approx(160 + 350 + 160 + 350)]
     assert delivered[0].data["on_time"] is True
-    moves = [
-        (e.data["origin"], e.data["destination"], e.data["distance_m"])
-        for e in events
-        if e.kind == TRUCK_MOVE
-    ]
+    moves = [(e.data["origin"], e.data["destination"], e.data["distance_m"]) for e in events if e.kind == TRUCK_MOVE]
     assert moves == [("hub", "f0", pytest.approx(1600)), ("f0", "hub", pytest.approx(1600))]
     k = model.kpis()
     assert k["logistics.deliveries"] == 1
@@ -134,9 +130,7 @@ def test_shared_pool_serves_a_busy_tenant_better_than_its_dedicated_truck():
 
 
 def test_tenant_without_any_truck_is_refused():
-    c = toy_complex(
-        [[machine("m", 10)]], factories=2, trucks=[_truck("own", tenant="t0")], roads=ROAD
-    )
+    c = toy_complex([[machine("m", 10)]], factories=2, trucks=[_truck("own", tenant="t0")], roads=ROAD)
     with pytest.raises(SimulationError, match="tenant 't1' has no dedicated truck"):
         build_model(c, _fleet_settings("dedicated"))
     build_model(c, _fleet_settings("shared"))  # one shared pool: fine

@@ -78,18 +78,16 @@ def test_iso22400_hand_worked_example():
     for level in ("line.l0", "factory.f0", "tenant.t0", "complex"):
         assert k[f"{level}.oee"] == pytest.approx(k["machine.m.oee"])
     # The ISO functions give the same numbers from the same elements.
-    assert availability(23400, 27000) * performance(60, 334, 23400) * quality(
-        318, 334
-    ) == pytest.approx(oee(60, 318, 27000))
+    assert availability(23400, 27000) * performance(60, 334, 23400) * quality(318, 334) == pytest.approx(
+        oee(60, 318, 27000)
+    )
 
 
 def test_hand_worked_example_state_log():
     events = []
     model = _hand_worked_model(events.append)
     model.run(86400.0)
-    log = [
-        (e.time / H, e.data["state"], e.data["reason"]) for e in events if e.kind == MACHINE_STATE
-    ]
+    log = [(e.time / H, e.data["state"], e.data["reason"]) for e in events if e.kind == MACHINE_STATE]
     assert log == [
         (0.0, "off", "off"),
         (6.0, "busy", "busy"),
@@ -122,9 +120,7 @@ def test_availability_equals_mtbf_over_mtbf_plus_mttr():
         k = model.kpis()
         values.append(k["machine.m.availability"])
         # The failure clock counts operating time: failures ~ operating hours / MTBF.
-        assert k["machine.m.failures"] == pytest.approx(
-            k["machine.m.availability"] * 400 / mtbf_h, rel=0.3
-        )
+        assert k["machine.m.failures"] == pytest.approx(k["machine.m.availability"] * 400 / mtbf_h, rel=0.3)
     a = summarize(values)
     assert a.contains(mtbf_h / (mtbf_h + mttr_h)), a
     assert a.half_width < 0.03
@@ -139,9 +135,7 @@ def test_setups_only_on_product_change_and_counted_in_time():
                 "processing": {"dist": "constant", "value": 10},
                 "utilisation": 0.5,
             },
-            "factories": {
-                "f0": {"products": [{"id": "a", "lot_size": 5}, {"id": "b", "lot_size": 5}]}
-            },
+            "factories": {"f0": {"products": [{"id": "a", "lot_size": 5}, {"id": "b", "lot_size": 5}]}},
         }
     )
     model = build_model(c, two, seed=2)
@@ -158,9 +152,7 @@ def test_setups_only_on_product_change_and_counted_in_time():
 
 def test_scrap_rate_gives_quality_within_ci():
     c = toy_complex([[machine("m", 10.0, scrap_rate=0.1)]])
-    s = ModelSettings.model_validate(
-        {"defaults": {"failures": False, "release": "saturate", "lot_size": 7}}
-    )
+    s = ModelSettings.model_validate({"defaults": {"failures": False, "release": "saturate", "lot_size": 7}})
     q = []
     for r in range(8):
         model = build_model(c, s, seed=5, replication=r)

@@ -112,6 +112,4 @@ def test_littles_law_on_a_line_with_lots_failures_and_setups():
         k = model.kpis()
         assert k["line.l0.throughput_uph"] > 0
         for p in ("line.l0", "factory.f0"):
-            assert k[f"{p}.throughput_uph"] * k[f"{p}.lead_time_h"] == pytest.approx(
-                k[f"{p}.wip_units"], rel=0.015
-            )
+            assert k[f"{p}.throughput_uph"] * k[f"{p}.lead_time_h"] == pytest.approx(k[f"{p}.wip_units"], rel=0.015)

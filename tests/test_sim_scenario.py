@@ -57,13 +57,7 @@ def test_changes_apply_to_the_scenario_only(tmp_path):
     assert scen.complex.machines["alpha-aoi"].mttr_h == 0.25
     assert scen.complex.machines["beta-reactor"].power_kw.busy == 50
     assert scen.settings.machine("alpha-aoi").processing.describe() == "constant(value=1, relative)"
-    line = next(
-        ln
-        for t in scen.complex.tenants
-        for fa in t.factories
-        for ln in fa.lines
-        if ln.id == "alpha-l1"
-    )
+    line = next(ln for t in scen.complex.tenants for fa in t.factories for ln in fa.lines if ln.id == "alpha-l1")
     assert [m.id for m in line.machines] == [
         "alpha-smt",
         "alpha-smt-2",
@@ -71,10 +65,7 @@ def test_changes_apply_to_the_scenario_only(tmp_path):
     ] and line.buffer_capacity == 2
     assert scen.settings.machine("alpha-smt-2").parallel_to == "alpha-smt"
     assert scen.complex.machines["alpha-smt-2"].sensors == ()  # sensor ids are not copied
-    assert (
-        scen.settings.logistics.dispatch == "shared"
-        and base.settings.logistics.dispatch == "dedicated"
-    )
+    assert scen.settings.logistics.dispatch == "shared" and base.settings.logistics.dispatch == "dedicated"
     assert scen.settings.emergency.teams == 3
     assert scen.settings.factories["alpha-f1"].utilisation == pytest.approx(0.88)
     trucks = {t.id: t for t in scen.complex.logistics.trucks}
@@ -143,14 +134,12 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
             "unknown shift 'brunch'",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{target: machine.nope.mttr_h, scale: 0.5}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{target: machine.nope.mttr_h, scale: 0.5}]}]\n",
             "scenarios[0].changes[0].target",
             "unknown machine 'nope'",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{target: machine.alpha-smt.colour, set: red}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{target: machine.alpha-smt.colour, set: red}]}]\n",
             "scenarios[0].changes[0].target",
             "unknown machine field 'colour'",
         ),
@@ -160,20 +149,17 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
             "unknown target 'galaxy.far'",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{target: machine.alpha-smt.mttr_h, scale: -1}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{target: machine.alpha-smt.mttr_h, scale: -1}]}]\n",
             "scenarios[0].changes",
             "invalid at tenants[0].factories[0].lines[0].machines[0].mttr_h",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{target: logistics.dispatch, scale: 2}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{target: logistics.dispatch, scale: 2}]}]\n",
             "scenarios[0].changes[0].scale",
             "cannot scale a non-numeric value",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{target: machine.alpha-smt.mttr_h, set: 1, scale: 2}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{target: machine.alpha-smt.mttr_h, set: 1, scale: 2}]}]\n",
             "scenarios[0].changes[0]",
             "exactly one of set, scale or add",
         ),
@@ -183,20 +169,17 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
             "duplicate scenario name 'baseline'",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{add_machine: {line: nope, id: m2}}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{add_machine: {line: nope, id: m2}}]}]\n",
             "scenarios[0].changes[0].add_machine.line",
             "unknown line 'nope'",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{disaster: {kind: tsunami, day: 1}}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{disaster: {kind: tsunami, day: 1}}]}]\n",
             "scenarios[0].changes[0].disaster.kind",
             "Input should be",
         ),
         (
-            "config: tiny\nscenarios: "
-            "[{name: x, changes: [{disaster: {kind: fire, zone: Q, day: 1}}]}]\n",
+            "config: tiny\nscenarios: [{name: x, changes: [{disaster: {kind: fire, zone: Q, day: 1}}]}]\n",
             "scenarios[0].changes",
             "unknown zone 'Q'",
         ),
@@ -218,8 +201,7 @@ def test_scenarios_keep_the_baseline_demand(tmp_path):
             "mean > 0",
         ),
         (
-            "config: tiny\nsettings:\n  machines:\n"
-            "    alpha-smt: {processing: {dist: constant, value: 0}}\n",
+            "config: tiny\nsettings:\n  machines:\n    alpha-smt: {processing: {dist: constant, value: 0}}\n",
             "settings.machines.alpha-smt.processing",
             "mean > 0",
         ),

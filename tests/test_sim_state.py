@@ -18,9 +18,7 @@ H = 3600.0
 
 
 def _line():
-    return toy_complex(
-        [[machine("a", 10), machine("b", 12)]], buffer_capacity=3, shifts=[("day", "06:00", 10)]
-    )
+    return toy_complex([[machine("a", 10), machine("b", 12)]], buffer_capacity=3, shifts=[("day", "06:00", 10)])
 
 
 def _deterministic() -> ModelSettings:
@@ -41,9 +39,7 @@ def test_start_from_a_given_state():
     state = ComplexState(
         time_s=8 * H,  # 08:00, inside the 06:00-16:00 shift
         machines={
-            "a": MachineSnapshot(
-                MachineState.DOWN, job=WorkItem(4), repair_left_s=600, work_left_s=15
-            ),
+            "a": MachineSnapshot(MachineState.DOWN, job=WorkItem(4), repair_left_s=600, work_left_s=15),
             "b": MachineSnapshot(MachineState.BUSY, job=WorkItem(2, age_s=100), work_left_s=5),
         },
         buffers={"b": (WorkItem(4), WorkItem(4)), "a": (WorkItem(1),)},
@@ -53,20 +49,12 @@ def test_start_from_a_given_state():
     assert model.env.now == 8 * H
     assert model.factories["f0"].wip_now() == 4 + 2 + 8 + 1
     model.run(8 * H + 700)
-    a = [
-        (e.time - 8 * H, e.data["reason"])
-        for e in events
-        if e.kind == MACHINE_STATE and e.source == "a"
-    ]
+    a = [(e.time - 8 * H, e.data["reason"]) for e in events if e.kind == MACHINE_STATE and e.source == "a"]
     # down for the 600 s of repair left, then finishes its lot's last 15 s, then takes the next lot
     assert a[:2] == [(0.0, "failure"), (600.0, "busy")]
     done_a = [e.time - 8 * H for e in events if e.kind == MACHINE_COUNT and e.source == "a"]
     assert done_a[0] == pytest.approx(615.0)
-    done_b = [
-        (e.time - 8 * H, e.data["lot"])
-        for e in events
-        if e.kind == MACHINE_COUNT and e.source == "b"
-    ]
+    done_b = [(e.time - 8 * H, e.data["lot"]) for e in events if e.kind == MACHINE_COUNT and e.source == "b"]
     assert done_b[0] == (pytest.approx(5.0), 2)  # the lot on b: 5 s left
     assert done_b[1] == (pytest.approx(5.0 + 48.0), 4)  # then the first buffered lot: 4 x 12 s
 
@@ -120,9 +108,7 @@ def test_forks_of_a_down_machine_answer_what_if_it_stays_down():
 
 
 def test_factory_stop_in_the_state_keeps_it_down():
-    model = build_model(
-        _line(), _deterministic(), state=ComplexState(time_s=7 * H, factory_stops={"f0": 1800})
-    )
+    model = build_model(_line(), _deterministic(), state=ComplexState(time_s=7 * H, factory_stops={"f0": 1800}))
     model.run(7 * H + 1800)
     assert model.kpis()["machine.b.disaster_share"] == pytest.approx(1.0)
     model.reset_statistics()
@@ -192,9 +178,7 @@ def test_sink_receives_events_stamped_with_the_simulation_clock():
     } <= kinds
     assert [e.time for e in seen] == sorted(e.time for e in seen)
     # Every machine reports its state at t0, and the last counters match the model's.
-    assert {e.source for e in seen if e.kind == MACHINE_STATE and e.time == 0} == set(
-        model.machines
-    )
+    assert {e.source for e in seen if e.kind == MACHINE_STATE and e.time == 0} == set(model.machines)
     last = {e.source: e.data for e in seen if e.kind == MACHINE_COUNT}
     for mid, data in last.items():
         m = model.machines[mid]
