@@ -57,7 +57,7 @@ def test_kill9_three_times_during_stream(mosquitto, tmp_path):
 
 
 def test_broker_restart_during_stream(mosquitto, tmp_path):
-    # plain subscription: Mosquitto 2.0.11 mis-restores shared ones (docs/reliability.md)
+    # plain subscription: shared ones lost readings across broker restarts (docs/reliability.md)
     url = f"sqlite://{tmp_path / 'h.db'}"
     ing = IngestProc(mosquitto.url, url, tmp_path).start()
     stream = Stream(mosquitto.url, TINY, rate=300, client_id="restart-pub").start()
