@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from simulations.machine import BUSY, CATEGORIES, OFF, SETUP
+from twin.kpi.oee import availability, oee, performance, quality, ratio
 
 if TYPE_CHECKING:
     from simulations.model import ComplexModel
@@ -77,31 +78,8 @@ def kpi_unit(name: str) -> str:
     return KPI_UNITS.get(name.rsplit(".", 1)[-1], "")
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else math.nan
-
-
-def availability(apt_s: float, pbt_s: float) -> float:
-    """ISO 22400-2 availability: actual production time / planned busy time."""
-    return _ratio(apt_s, pbt_s)
-
-
-def performance(ideal_cycle_s: float, produced: float, apt_s: float) -> float:
-    """ISO 22400-2 performance: ideal cycle time x produced quantity / actual production time."""
-    return _ratio(ideal_cycle_s * produced, apt_s)
-
-
-def quality(good: float, produced: float) -> float:
-    """ISO 22400-2 quality: good quantity / produced quantity."""
-    return _ratio(good, produced)
-
-
-def oee(ideal_cycle_s: float, good: float, pbt_s: float) -> float:
-    """OEE = A x P x Q, which simplifies to ideal time of the good units / planned busy time.
-
-    The simplified form is also defined (zero) when nothing was produced.
-    """
-    return _ratio(ideal_cycle_s * good, pbt_s)
+# The ISO 22400-2 ratios are the live twin's (twin.kpi.oee): one definition for both.
+_ratio = ratio
 
 
 @dataclass(frozen=True, slots=True)
