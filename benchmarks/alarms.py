@@ -30,7 +30,6 @@ import json
 import multiprocessing as mp
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -49,28 +48,14 @@ from twin.codec import topic_for  # noqa: E402
 from twin.config import load_complex  # noqa: E402
 from twin.model import Complex  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import free_port, wait_port  # noqa: E402  (one copy of the port helpers)
+
 TICK_S = 0.5  # one message per device and tick (a gateway): at 10k readings/s ~50 readings each
 PROBE_GAP_S = 0.15
 PROBE_TIMEOUT_S = 10.0
 KEEPALIVE_S = 1.0
 TARGET_P99_MS = 250.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing on port {port}")
 
 
 def start_mosquitto(work: Path) -> tuple[subprocess.Popen, int]:
