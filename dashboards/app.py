@@ -33,6 +33,7 @@ def create_app(
     historian_url: str,
     *,
     broker_url: str | None = None,
+    alarm_journal: str | None = None,
     clock: Callable[[], int] = now_ms,
     pages: Sequence[Page] | None = None,
     auth: AuthConfig | None = None,
@@ -43,12 +44,13 @@ def create_app(
     ``auth``: a users file and secret key (logins and roles), or None for open local
     mode (no login, everyone acts as the ``local`` admin; the header says so).
     ``broker_url`` is where the pages that act on alarms reach the live twin.
+    ``alarm_journal`` is the live twin's ``alarms.jsonl``, read for the alarm history.
     ``dash_options`` go to :class:`dash.Dash` (e.g. ``requests_pathname_prefix``).
     """
     if not isinstance(complex, Complex):
         raise TypeError(f"complex must be a twin.model.Complex, got {type(complex).__name__}")
     ctx = DashboardContext(
-        complex, HistorianSource(historian_url), broker_url=broker_url, clock=clock
+        complex, HistorianSource(historian_url), broker_url=broker_url, alarm_journal=alarm_journal, clock=clock
     )
     pages = tuple(pages) if pages is not None else default_pages()
     paths = [p.path for p in pages]

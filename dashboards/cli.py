@@ -30,6 +30,14 @@ log = logging.getLogger(__name__)
     help="MQTT broker of the live twin (mqtt://host:port): the alarm console and the tenant "
     "portal's alarms read and act through it. Without it they say so. [env: TWIN_BROKER]",
 )
+@click.option(
+    "--alarm-journal",
+    envvar="TWIN_ALARM_JOURNAL",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="The live twin's alarm journal (DATA_DIR/alarms.jsonl of `twin live --data-dir`), read-only: "
+    "the alarm console's history reads it. Without it the history says so. [env: TWIN_ALARM_JOURNAL]",
+)
 @config_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0: all).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8050, show_default=True, help="TCP port.")
@@ -67,6 +75,7 @@ log = logging.getLogger(__name__)
 def dashboard(
     historian: str,
     broker: str | None,
+    alarm_journal: str | None,
     config: str,
     host: str,
     port: int,
@@ -100,7 +109,7 @@ def dashboard(
     from dashboards.app import create_app  # dash is slow to import: only when serving
     from dashboards.serve import serve
 
-    app = create_app(complex_, historian, broker_url=broker, auth=auth)
+    app = create_app(complex_, historian, broker_url=broker, alarm_journal=alarm_journal, auth=auth)
     try:
         serve(app, host, port, threads=threads)
     except OSError as exc:

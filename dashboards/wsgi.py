@@ -4,6 +4,7 @@
     waitress-serve --listen=0.0.0.0:8050 --call dashboards.wsgi:wsgi_app
 
 ``TWIN_HISTORIAN`` (required), ``TWIN_CONFIG`` (default ``demo``), ``TWIN_BROKER`` (optional),
+``TWIN_ALARM_JOURNAL`` (optional: the live twin's ``alarms.jsonl``, for the alarm history),
 ``TWIN_DASHBOARD_USERS`` (users file: login and roles) with the session key in
 ``TWIN_DASHBOARD_SECRET_FILE`` or ``TWIN_DASHBOARD_SECRET`` (shared by every worker).
 A factory, not a module-level app: importing this module opens nothing.
@@ -51,6 +52,7 @@ def wsgi_app() -> Flask:
         complex_,
         historian,
         broker_url=os.environ.get("TWIN_BROKER") or None,
+        alarm_journal=os.environ.get("TWIN_ALARM_JOURNAL") or None,
         auth=_auth_from_env([t.id for t in complex_.tenants]),
     )
     return app.server

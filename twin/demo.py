@@ -174,6 +174,7 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
                              "--log-level", log_level])
         dport = _free_port(port)
         dash_proc = parts.start("dashboard", ["dashboard", *common, "--historian", historian,
+                                              "--alarm-journal", str(data / "live" / "alarms.jsonl"),
                                               "--port", str(dport), "--log-level", log_level])
         # the fleet starts once the ingest listens, so the first readings are not missed
         _wait_ingest(iport, 60, ingest_proc)
