@@ -7,8 +7,10 @@ config (metres from the south-west corner) are the axes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from html import escape
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -16,6 +18,9 @@ from dashboards.freshness import AssetFreshness, Freshness
 from dashboards.site import Asset, AssetKind, SiteIndex
 
 __all__ = [
+    "ALARM_ZONE_COLOURS",
+    "ZoneAlarm",
+    "zone_alarms",
     "FRESHNESS_COLOURS",
     "FACTORY_TRACE",
     "LOGISTICS_TRACE",
@@ -39,6 +44,68 @@ LOGISTICS_TRACE = "logistics centre"
 ROADS_TRACE = "roads"
 SELECTED_TRACE = "selected"
 
+#: Outline and label colour of a zone with an active alarm, by its worst severity. The
+#: label also says the severity and disaster type in words, and the outline is thick
+#: (dashed below critical), so the highlight is readable without colour.
+ALARM_ZONE_COLOURS: dict[str, str] = {
+    "critical": "#b42318",
+    "major": "#c4320a",
+    "minor": "#b54708",
+    "warning": "#175cd3",
+}
+_SEVERITY_RANK = {s: i for i, s in enumerate(ALARM_ZONE_COLOURS)}
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneAlarm:
+    """What is going on in one zone: its active alarms, the worst severity, disaster types."""
+
+    zone: str
+    severity: str
+    count: int
+    disasters: tuple[str, ...] = ()
+
+    @property
+    def critical(self) -> bool:
+        return self.severity == "critical" or bool(self.disasters)
+
+    def label(self) -> str:
+        """``CRITICAL · FIRE · 2 alarms``: the highlight in words."""
+        what = [self.severity.upper(), *(d.replace("_", " ").upper() for d in self.disasters)]
+        return " · ".join([*what, f"{self.count} alarm{'s' if self.count != 1 else ''}"])
+
+
+def zone_alarms(alarms: Iterable[Any], zone_ids: Iterable[str] | None = None) -> dict[str, ZoneAlarm]:
+    """``{zone: ZoneAlarm}`` for zones with an active alarm (any client-safe alarm dicts).
+
+    Only active alarms count (``active_unack``/``active_ack``): a cleared alarm waiting
+    for its acknowledgement no longer marks a place as dangerous. Zones not in
+    ``zone_ids`` (when given) and malformed entries are ignored.
+    """
+    known = set(zone_ids) if zone_ids is not None else None
+    found: dict[str, tuple[int, int, list[str]]] = {}  # zone -> (worst rank, count, disasters)
+    for a in alarms:
+        if not isinstance(a, dict) or a.get("state") not in ("active_unack", "active_ack"):
+            continue
+        zones = a.get("zones")
+        if not isinstance(zones, list | tuple):
+            continue
+        rank = _SEVERITY_RANK.get(a.get("severity"), len(_SEVERITY_RANK) - 1)  # type: ignore[arg-type]
+        disaster = a.get("type") if a.get("disaster") is True and isinstance(a.get("type"), str) else None
+        for z in zones:
+            if not isinstance(z, str) or (known is not None and z not in known):
+                continue
+            worst, count, disasters = found.get(z, (len(_SEVERITY_RANK), 0, []))
+            if disaster and disaster not in disasters:
+                disasters.append(disaster)
+            found[z] = (min(worst, rank), count + 1, disasters)
+    names = list(ALARM_ZONE_COLOURS)
+    return {
+        z: ZoneAlarm(z, names[min(rank, len(names) - 1)], count, tuple(sorted(d)))
+        for z, (rank, count, d) in found.items()
+    }
+
+
 _ZONE_FILLS = ("#e8f1fb", "#eef7ea", "#fbf3e6", "#f3ecf8", "#e9f6f6", "#f8eaea")
 _NO_FRESHNESS = AssetFreshness(Freshness.NO_DATA, 0, 0, 0, None)
 
@@ -47,10 +114,16 @@ def site_map_figure(
     site: SiteIndex,
     freshness: Mapping[str, AssetFreshness] | None = None,
     selected: str | None = None,
+    alarmed: Mapping[str, ZoneAlarm] | None = None,
 ) -> go.Figure:
-    """The site map; assets coloured by freshness (grey when unknown), ``selected`` ringed."""
+    """The site map; assets coloured by freshness (grey when unknown), ``selected`` ringed.
+
+    Zones in ``alarmed`` (see :func:`zone_alarms`) get a thick outline, a tinted fill and
+    a label naming the severity and disaster type.
+    """
     c = site.complex
     freshness = freshness or {}
+    alarmed = alarmed or {}
     fig = go.Figure()
 
     shapes, annotations = [], []
@@ -69,6 +142,39 @@ def site_map_figure(
                 name=f"zone {z.id}",
             )
         )
+        alarm = alarmed.get(z.id)
+        if alarm is not None:
+            colour = ALARM_ZONE_COLOURS["critical" if alarm.critical else alarm.severity]
+            shapes.append(
+                dict(
+                    type="rect",
+                    x0=a.x,
+                    y0=a.y,
+                    x1=a.x + a.w,
+                    y1=a.y + a.h,
+                    layer="below",
+                    line=dict(color=colour, width=5 if alarm.critical else 3,
+                              dash="solid" if alarm.critical else "dash"),
+                    fillcolor=_tint(colour, 0.22 if alarm.critical else 0.12),
+                    name=f"alarm zone {z.id}",
+                )
+            )
+            annotations.append(
+                dict(
+                    x=a.x + a.w * 0.015,
+                    y=a.y + a.h * 0.98,
+                    xanchor="left",
+                    yanchor="top",
+                    text=f"<b>⚠ {escape(alarm.label())}</b>",
+                    showarrow=False,
+                    font=dict(size=11, color="#ffffff"),
+                    bgcolor=colour,
+                    bordercolor="#1f2933",
+                    borderwidth=1,
+                    borderpad=3,
+                    name=f"alarm zone {z.id}",
+                )
+            )
         # Bottom-left: the top of a zone is where factory labels usually sit.
         annotations.append(
             dict(
@@ -189,9 +295,15 @@ def label_positions(assets: list[Asset], site_width: float) -> list[str]:
     return [out[a.id] for a in assets]
 
 
+def _tint(hex_colour: str, alpha: float) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha})"
+
+
 def _hover(a: Asset, f: AssetFreshness) -> str:
     kind = "factory" if a.kind is AssetKind.FACTORY else "logistics centre"
+    click = "its sensors and a link to its factory view" if a.kind is AssetKind.FACTORY else "its sensors"
     return (
         f"<b>{escape(a.name)}</b><br>{kind} {a.id} · zone {a.zone} · {a.owner}"
-        f"<br>data: {f.state.label} ({f.describe()})<br>click to show its sensors"
+        f"<br>data: {f.state.label} ({f.describe()})<br>click to show {click}"
     )

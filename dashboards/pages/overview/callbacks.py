@@ -9,23 +9,29 @@ config, and an unknown sensor yields an empty figure with a message, never an er
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, html
+from dash import Dash, Input, Output, State, dcc, html
 from dash import ctx as dash_ctx
 
 from dashboards.context import DashboardContext
 from dashboards.freshness import Freshness, freshness_by_asset, sensor_freshness
+from dashboards.kpi_tiles import Tile, complex_tiles
 from dashboards.pages.overview import ids
+from dashboards.pages.overview.live import LiveRead, read_live
+from dashboards.pages.overview.tiles import tile_components
 from dashboards.pickers import sensor_options
-from dashboards.sitemap import FRESHNESS_COLOURS, site_map_figure
+from dashboards.site import AssetKind
+from dashboards.sitemap import FRESHNESS_COLOURS, site_map_figure, zone_alarms
 from dashboards.trend import RANGES, axis_title, empty_figure, trend_figure, window_ms
 from twin.errors import HistorianError
 
-__all__ = ["Selection", "register", "select", "refresh_map", "refresh_trend"]
+__all__ = ["Selection", "register", "select", "refresh_map", "refresh_tiles", "refresh_trend", "factory_link"]
 
 log = logging.getLogger(__name__)
 
@@ -104,22 +110,22 @@ def focus_text(ctx: DashboardContext, sel: Selection) -> str:
 # ---- site map ----------------------------------------------------------------------
 
 
-def refresh_map(ctx: DashboardContext, stored: object) -> tuple[go.Figure, list[Any]]:
-    """The map coloured by freshness now, and a legend with counts per state."""
+def refresh_map(
+    ctx: DashboardContext, stored: object, live: LiveRead | None = None
+) -> tuple[go.Figure, list[Any]]:
+    """The map coloured by freshness now, zones with active alarms highlighted, and a legend."""
     sel = clean_selection(ctx, stored)
+    live = live if live is not None else read_live(ctx)
     assets = ctx.site.assets.values()
     sensors = ctx.complex.sensors
-    now = ctx.clock()
-    try:
-        latest = ctx.historian.latest(sid for a in assets for sid in a.sensor_ids)
-        problem = None
-    except HistorianError as exc:
-        log.warning("site map: historian unavailable: %s", exc)
-        latest, problem = {}, "historian unavailable"
+    now = live.now_ms
+    latest = live.latest if live.latest is not None else {}
+    problem = live.historian_problem
     fresh = freshness_by_asset(
         ((a.id, [sensors[sid].sensor for sid in a.sensor_ids]) for a in assets), latest, now
     )
-    fig = site_map_figure(ctx.site, fresh, selected=sel["asset"])
+    alarmed = zone_alarms(live.alarms or [], (z.id for z in ctx.complex.zones))
+    fig = site_map_figure(ctx.site, fresh, selected=sel["asset"], alarmed=alarmed)
     counts = {state: 0 for state in Freshness}
     for f in fresh.values():
         counts[f.state] += 1
@@ -133,6 +139,14 @@ def refresh_map(ctx: DashboardContext, stored: object) -> tuple[go.Figure, list[
         )
         for state in Freshness
     ]
+    if alarmed:
+        worst = "critical" if any(z.critical for z in alarmed.values()) else "alarm"
+        legend.append(
+            html.Span(
+                f"⚠ zones with active alarms: {', '.join(sorted(alarmed))}",
+                className=f"chip chip-zone-alarm zone-{worst}",
+            )
+        )
     legend.append(
         html.Span(
             problem or f"updated {_clock(ctx, now)}",
@@ -140,6 +154,37 @@ def refresh_map(ctx: DashboardContext, stored: object) -> tuple[go.Figure, list[
         )
     )
     return fig, legend
+
+
+# ---- KPI tiles -------------------------------------------------------------------------
+
+
+def refresh_tiles(ctx: DashboardContext, live: LiveRead | None = None) -> list[Tile]:
+    """The complex tiles from what the live twin wrote and published (see kpi_tiles)."""
+    live = live if live is not None else read_live(ctx)
+    return complex_tiles(
+        kpis=live.latest,
+        alarms=live.alarms,
+        sensors=(info.sensor for info in ctx.complex.sensors.values()),
+        latest=live.latest,
+        now_ms=live.now_ms,
+        clock=lambda ms: _clock(ctx, ms),
+        historian_problem=live.historian_problem,
+        alarms_problem=live.alarms_problem,
+    )
+
+
+def factory_link(ctx: DashboardContext, sel: Selection, href: Callable[[str], str]) -> Any:
+    """A link to the factory view of the factory selected on the map (nothing otherwise)."""
+    asset = ctx.site.asset(sel.get("asset"))
+    if asset is None or asset.kind is not AssetKind.FACTORY:
+        return None
+    return dcc.Link(
+        f"Open factory view: {asset.name} →",
+        href=href(f"/factory?id={quote(asset.id)}"),
+        className="button factory-link",
+        id=ids.FACTORY_LINK + "-a",
+    )
 
 
 # ---- trend ---------------------------------------------------------------------------
@@ -207,6 +252,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Output(ids.SENSOR, "options"),
         Output(ids.SENSOR, "value"),
         Output(ids.FOCUS, "children"),
+        Output(ids.FACTORY_LINK, "children"),
         Input(ids.SITEMAP, "clickData"),
         Input(ids.SHOW_ALL, "n_clicks"),
         Input(ids.SENSOR, "value"),
@@ -214,16 +260,19 @@ def register(app: Dash, ctx: DashboardContext) -> None:
     )
     def _select(click_data: object, _clicks: object, picked: object, stored: object):  # type: ignore[no-untyped-def]
         sel, options, value = select(ctx, dash_ctx.triggered_id, click_data, picked, stored)
-        return sel, options, value, focus_text(ctx, sel)
+        return sel, options, value, focus_text(ctx, sel), factory_link(ctx, sel, app.get_relative_path)
 
     @app.callback(
         Output(ids.SITEMAP, "figure"),
         Output(ids.MAP_LEGEND, "children"),
+        Output(ids.TILES, "children"),
         Input(ids.TICK, "n_intervals"),
         Input(ids.SELECTION, "data"),
     )
     def _map(_tick: object, stored: object):  # type: ignore[no-untyped-def]
-        return refresh_map(ctx, stored)
+        live = read_live(ctx)  # one read per refresh: the map and the tiles show the same moment
+        fig, legend = refresh_map(ctx, stored, live)
+        return fig, legend, tile_components(refresh_tiles(ctx, live))
 
     @app.callback(
         Output(ids.TREND, "figure"),

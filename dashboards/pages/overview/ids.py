@@ -13,3 +13,5 @@ FOCUS = "overview-focus"
 RANGE = "overview-range"
 TREND = "overview-trend"
 TREND_STATUS = "overview-trend-status"
+TILES = "overview-tiles"  # the complex KPI tiles; each tile is "overview-tile-{key}"
+FACTORY_LINK = "overview-factory-link"  # "Open factory view" for the factory clicked on the map

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dash import dcc, html
 
 from dashboards.context import DashboardContext
+from dashboards.kpi_tiles import Tile, TileState
 from dashboards.pages.overview import ids
+from dashboards.pages.overview.tiles import tile_components
 from dashboards.pickers import sensor_options
 from dashboards.sitemap import site_map_figure
 from dashboards.trend import DEFAULT_RANGE, RANGES, empty_figure
@@ -14,6 +16,14 @@ __all__ = ["REFRESH_MS", "layout"]
 
 #: Live refresh period of the map and the trend.
 REFRESH_MS = 2_000
+
+TILE_TITLES = (
+    ("oee", "OEE (shift)"),
+    ("throughput", "Throughput (shift)"),
+    ("energy", "Energy (today)"),
+    ("alarms", "Active alarms"),
+    ("stale", "Sensors stale"),
+)
 
 _GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "responsive": True}
 
@@ -26,6 +36,17 @@ def layout(ctx: DashboardContext) -> html.Div:
             # Per-user selection lives in the browser (session storage survives a reload).
             dcc.Store(id=ids.SELECTION, storage_type="session"),
             dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
+            # Complex KPI tiles, filled by the map's refresh (the same read of the historian).
+            html.Section(
+                id=ids.TILES,
+                className="kpi-tiles",
+                children=tile_components(
+                    [
+                        Tile(key, title, "…", "loading", TileState.NO_DATA)
+                        for key, title in TILE_TITLES
+                    ]
+                ),
+            ),
             html.Section(
                 className="card card-map",
                 children=[
@@ -38,6 +59,7 @@ def layout(ctx: DashboardContext) -> html.Div:
                         style={"height": "520px"},
                     ),
                     html.Div(id=ids.MAP_LEGEND, className="legend"),
+                    html.Div(id=ids.FACTORY_LINK, className="factory-link-row"),
                 ],
             ),
             html.Section(
