@@ -18,6 +18,7 @@ from dash import ALL, Dash, Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 
 from dashboards.alarm_feed import AlarmsUnavailable
+from dashboards.audit import record_alarm_action
 from dashboards.auth.session import current_user
 from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
@@ -136,6 +137,7 @@ def act(
         reply = ctx.alarms.command(action, alarm, user, **kw)
     except AlarmsUnavailable as exc:
         return f"not sent: {exc}"
+    record_alarm_action(action, alarm, user, reply)  # who did what to which alarm, in the audit log
     if reply.get("ok"):
         return f"{action} {alarm}: done by {user}"
     return f"{action} {alarm}: refused ({reply.get('error')}: {reply.get('detail', '')})"
