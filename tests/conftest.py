@@ -21,6 +21,9 @@ def pytest_setup_options():  # dash[testing] hook: use Debian's chromium, headle
         "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
         "--disable-background-networking", "--disable-component-update", "--no-first-run",
         "--disable-sync", "--window-size=1400,1000",
+        # No GPU here: opt in to software WebGL (trend traces are Scattergl), without the
+        # deprecation warning the automatic fallback logs to the console.
+        "--enable-unsafe-swiftshader",
     ):
         options.add_argument(flag)
     return options
