@@ -19,6 +19,7 @@ from dashboards.data import HistorianSource
 from dashboards.guard import install_request_guard
 from dashboards.health import HEALTH_PATH, register_health
 from dashboards.pages import Page, default_pages
+from dashboards.security_headers import install_security_headers
 from dashboards.shell import register_router, session_shell, shell_layout
 from twin.model import Complex
 from twin.timespec import now_ms
@@ -82,4 +83,5 @@ def create_app(
     # Login first, so an anonymous request learns nothing, not even whether its body is well-formed.
     install_auth(app, auth, complex.site.name, callback_roles, open_paths=(HEALTH_PATH,))
     install_request_guard(app)
+    install_security_headers(app, hsts=auth.secure_cookies)  # CSP, no framing, no-store: every response
     return app
