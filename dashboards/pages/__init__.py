@@ -44,6 +44,6 @@ class Page:
 
 def default_pages() -> tuple[Page, ...]:
     """The pages every deployment serves, in navigation order."""
-    from dashboards.pages import alarms, factory, overview, tenant
+    from dashboards.pages import alarms, factory, overview, simlab, tenant
 
-    return (overview.PAGE, alarms.PAGE, tenant.PAGE, factory.PAGE)
+    return (overview.PAGE, alarms.PAGE, tenant.PAGE, factory.PAGE, simlab.PAGE)

@@ -1,0 +1,36 @@
+"""Component ids of the simulation lab, shared by its layout, callbacks and tests."""
+
+TICK = "simlab-tick"
+# experiment
+SCENARIO = "simlab-scenario"
+DESCRIPTION = "simlab-description"
+REPLICATIONS = "simlab-replications"
+DAYS = "simlab-days"
+WARMUP = "simlab-warmup"
+SEED = "simlab-seed"
+PARAMS = "simlab-params"
+#: Pattern-matching id type of the scenario's own parameters: {"type": PARAM, "key": "0.1.scale"}.
+PARAM = "simlab-param"
+RUN = "simlab-run"
+CANCEL = "simlab-cancel"
+MESSAGE = "simlab-message"
+JOB = "simlab-job"  # dcc.Store (session): {"id": job id} of this browser tab's experiment
+SHOWN = "simlab-shown"  # dcc.Store: what the result panel shows now, so an unchanged job is not redrawn
+PROGRESS = "simlab-progress"
+PROGRESS_TEXT = "simlab-progress-text"
+CHART = "simlab-chart"
+TABLE = "simlab-table"
+# forecast from the live state
+FC_REPLICATIONS = "simlab-fc-replications"
+FC_HORIZON = "simlab-fc-horizon"
+FC_SEED = "simlab-fc-seed"
+FC_WHAT_IF = "simlab-fc-what-if"
+FC_RUN = "simlab-fc-run"
+FC_CANCEL = "simlab-fc-cancel"
+FC_MESSAGE = "simlab-fc-message"
+FC_JOB = "simlab-fc-job"
+FC_SHOWN = "simlab-fc-shown"
+FC_PROGRESS = "simlab-fc-progress"
+FC_PROGRESS_TEXT = "simlab-fc-progress-text"
+FC_CHART = "simlab-fc-chart"
+FC_TABLE = "simlab-fc-table"
