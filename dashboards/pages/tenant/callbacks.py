@@ -17,6 +17,7 @@ from dashboards.auth.session import current_user
 from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.tenant import ids
+from dashboards.pages.tenant.downtime import ALL_FACTORIES, factory_options, pareto_view
 from dashboards.pages.tenant.kpis import (
     RANGES,
     csv_text,
@@ -28,7 +29,16 @@ from dashboards.pages.tenant.kpis import (
 from dashboards.trend import empty_figure
 from twin.errors import HistorianError
 
-__all__ = ["allowed_tenant", "export", "refresh", "register", "tenant_alarms", "tenant_options"]
+__all__ = [
+    "allowed_tenant",
+    "export",
+    "pareto",
+    "pareto_factories",
+    "refresh",
+    "register",
+    "tenant_alarms",
+    "tenant_options",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +90,19 @@ def tenant_alarms(ctx: DashboardContext, user: User | None, tenant_id: object) -
     return alarm_table(ctx, alarms, actions=False)
 
 
+def pareto_factories(ctx: DashboardContext, user: User | None, tenant_id: object) -> tuple[list[dict[str, str]], Any]:
+    """Factory picker of the Pareto: the session may see the tenant, or nothing."""
+    options = factory_options(ctx, allowed_tenant(ctx, user, tenant_id))
+    return options, (ALL_FACTORIES if options else None)
+
+
+def pareto(
+    ctx: DashboardContext, user: User | None, tenant_id: object, factory: object, range_key: object
+) -> tuple[Any, str]:
+    """Downtime Pareto of the tenant's own factories; nothing for another tenant or its factories."""
+    return pareto_view(ctx, user, allowed_tenant(ctx, user, tenant_id), factory, range_key)
+
+
 def export(ctx: DashboardContext, user: User | None, tenant_id: object, range_key: object) -> dict[str, str] | None:
     """A ``dcc.Download`` payload with the tenant's KPI windows as CSV, or None."""
     tenant = allowed_tenant(ctx, user, tenant_id)
@@ -110,6 +133,23 @@ def register(app: Dash, ctx: DashboardContext) -> None:
     )
     def _refresh(tenant_id: object, range_key: object, _tick: object) -> tuple[Any, ...]:
         return refresh(ctx, current_user(), tenant_id, range_key)
+
+    @app.callback(
+        Output(ids.PARETO_FACTORY, "options"), Output(ids.PARETO_FACTORY, "value"), Input(ids.TENANT, "value")
+    )
+    def _pareto_factories(tenant_id: object) -> tuple[Any, ...]:
+        return pareto_factories(ctx, current_user(), tenant_id)
+
+    @app.callback(
+        Output(ids.PARETO, "figure"),
+        Output(ids.PARETO_STATUS, "children"),
+        Input(ids.TENANT, "value"),
+        Input(ids.RANGE, "value"),
+        Input(ids.PARETO_FACTORY, "value"),
+        Input(ids.PARETO_TICK, "n_intervals"),
+    )
+    def _pareto(tenant_id: object, range_key: object, factory: object, _tick: object) -> tuple[Any, ...]:
+        return pareto(ctx, current_user(), tenant_id, factory, range_key)
 
     @app.callback(Output(ids.ALARMS, "children"), Input(ids.TENANT, "value"), Input(ids.TICK, "n_intervals"))
     def _alarms(tenant_id: object, _tick: object) -> object:

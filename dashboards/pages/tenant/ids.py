@@ -11,3 +11,7 @@ STATUS = "tenant-status"
 EXPORT = "tenant-export"
 DOWNLOAD = "tenant-download"
 ALARMS = "tenant-alarms"
+PARETO = "tenant-pareto"  # dcc.Graph: downtime Pareto by cause
+PARETO_FACTORY = "tenant-pareto-factory"  # dropdown: all the tenant's factories, or one
+PARETO_STATUS = "tenant-pareto-status"
+PARETO_TICK = "tenant-pareto-tick"

@@ -1,4 +1,4 @@
-"""Layout of the tenant portal: tenant picker and range, factories, OEE breakdown, energy."""
+"""Layout of the tenant portal: tenant picker and range, factories, OEE breakdown, downtime Pareto, energy."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ from dashboards.pages.tenant import ids
 from dashboards.pages.tenant.kpis import DEFAULT_RANGE, RANGES
 from dashboards.trend import empty_figure
 
-__all__ = ["REFRESH_MS", "layout"]
+__all__ = ["PARETO_REFRESH_MS", "REFRESH_MS", "layout"]
 
 #: KPIs are written every few seconds by the live twin; refreshing faster shows nothing new.
 REFRESH_MS = 5_000
+#: The Pareto sums a whole range of state windows; once a minute is fresh enough.
+PARETO_REFRESH_MS = 60_000
 
 _GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -24,6 +26,7 @@ def layout(ctx: DashboardContext) -> html.Div:
         children=[
             dcc.Store(id=ids.INIT, data=0),
             dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
+            dcc.Interval(id=ids.PARETO_TICK, interval=PARETO_REFRESH_MS),
             dcc.Download(id=ids.DOWNLOAD),
             html.Section(
                 className="card",
@@ -53,6 +56,22 @@ def layout(ctx: DashboardContext) -> html.Div:
                     html.H2("OEE = availability × performance × quality (per shift)"),
                     dcc.Graph(
                         id=ids.OEE, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "420px"}
+                    ),
+                ],
+            ),
+            html.Section(
+                className="card",
+                children=[
+                    html.H2("Downtime Pareto by cause (machine states, selected range)"),
+                    html.Div(
+                        className="pareto-controls",
+                        children=[
+                            dcc.Dropdown(id=ids.PARETO_FACTORY, clearable=False, className="pareto-factory"),
+                            html.Div(id=ids.PARETO_STATUS, className="status", role="status"),
+                        ],
+                    ),
+                    dcc.Graph(
+                        id=ids.PARETO, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "360px"}
                     ),
                 ],
             ),
