@@ -43,17 +43,19 @@ def make_client(
     persistent: bool = False,
     manual_ack: bool = False,
     max_queued: int = 0,
+    client_cls: type[mqtt.Client] = mqtt.Client,
 ) -> mqtt.Client:
     """A paho client configured for ``url`` (protocol, TLS, credentials).
 
     ``persistent`` keeps the broker session across reconnects and restarts (MQTT 3.1.1
-    needs it at construction); ``max_queued`` bounds paho's outgoing queue (0 = unbounded).
+    needs it at construction); ``max_queued`` bounds paho's outgoing queue (0 = unbounded);
+    ``client_cls`` may be a paho ``Client`` subclass such as :class:`twin.mqtt_fast.FastClient`.
     """
     protocol = mqtt.MQTTv5 if url.protocol == 5 else mqtt.MQTTv311
     kwargs: dict[str, object] = {}
     if protocol == mqtt.MQTTv311:
         kwargs["clean_session"] = not persistent
-    client = mqtt.Client(
+    client = client_cls(
         mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=protocol,

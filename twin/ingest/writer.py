@@ -63,11 +63,15 @@ class BatchWriter:
         metrics: IngestMetrics,
         settings: WriterSettings | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        ack_many: Callable[[list[int]], None] | None = None,
     ):
+        """``ack(mid, qos)`` acknowledges one message; ``ack_many(mids)``, if given, the QoS 1
+        messages of a whole batch at once (used instead of ``ack``)."""
         self.codec = codec
         self.historian = historian
         self.spool = spool
         self.ack = ack
+        self.ack_many = ack_many
         self.metrics = metrics
         self.s = settings or WriterSettings()
         self.clock_ms = clock_ms
@@ -90,6 +94,17 @@ class BatchWriter:
             self._queue.append(msg)
             self._queued_bytes += len(msg.payload)
             if len(self._queue) == 1:
+                self._cond.notify_all()
+
+    def submit_many(self, msgs: list[Inbound]) -> None:
+        """Queue several messages under one lock (same memory bound as :meth:`submit`)."""
+        with self._cond:
+            while self._queued_bytes > self.s.max_queued_bytes and not self._stopping:
+                self._cond.wait(0.5)
+            was_empty = not self._queue
+            self._queue.extend(msgs)
+            self._queued_bytes += sum([len(m.payload) for m in msgs])
+            if was_empty:
                 self._cond.notify_all()
 
     def stop(self) -> None:
@@ -155,13 +170,19 @@ class BatchWriter:
         self.metrics.received.inc(len(batch))
         if not self._persist(readings, letters):
             return  # stopping while nothing could take the batch: the broker redelivers
-        for m in batch:
-            self.ack(m.mid, m.qos)
+        self._ack(batch)
         if readings:
             lag = self.metrics.lag_seconds
             stored_ms = self.clock_ms()
             # one observation per batch keeps the hot path cheap: the newest reading's lag
             lag.observe(max(0.0, (stored_ms - max(r.ts_ms for r in readings)) / 1000))
+
+    def _ack(self, batch: list[Inbound]) -> None:
+        if self.ack_many is not None:
+            self.ack_many([m.mid for m in batch if m.qos == 1])
+        else:
+            for m in batch:
+                self.ack(m.mid, m.qos)
 
     def _quarantine(self, batch: list[Inbound], exc: Exception) -> None:
         """Keep messages that broke processing as dead letters, then acknowledge them."""
@@ -171,8 +192,7 @@ class BatchWriter:
         ]
         try:
             if self._persist([], letters):
-                for m in batch:
-                    self.ack(m.mid, m.qos)
+                self._ack(batch)
         except Exception:
             log.exception("could not keep %d message(s) as dead letters; the broker will redeliver them", len(batch))
 
