@@ -1,7 +1,13 @@
 """Trend figures: time ranges, aggregation windows that bound the points, and the figure.
 
-Pure: takes windows already queried from the historian. The window width is chosen
-so a trace never carries more than :data:`MAX_POINTS` points whatever the range.
+Pure: takes windows already queried from the historian. Downsampling is server side
+and min/max preserving: the historian aggregates each window (mean, min, max, count;
+from its 1-minute and 1-hour rollups when the window is a whole number of minutes),
+and the figure draws the mean inside a min-max band, so a spike is never averaged
+away. The window width is chosen so a trace never carries more than
+:data:`MAX_POINTS` points whatever the range, and :func:`bound_windows` enforces it
+for any windows handed in. Traces longer than :data:`GL_MIN_POINTS` are drawn with
+WebGL (``Scattergl``).
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from twin.model import MachineState, Sensor
 
 __all__ = [
     "MAX_POINTS",
+    "GL_MIN_POINTS",
     "RANGES",
     "DEFAULT_RANGE",
     "window_ms",
+    "bound_windows",
     "site_zone",
     "axis_title",
     "trend_figure",
@@ -29,12 +37,17 @@ __all__ = [
 
 #: Upper bound of points per trace: enough for a wall screen, cheap for the browser.
 MAX_POINTS = 2000
+#: From this many points per trace on, traces are WebGL (SVG slows down past a few hundred).
+GL_MIN_POINTS = 500
 
-#: Selectable trend ranges: key -> (label, length in ms).
+#: Selectable trend ranges: key -> (label, length in ms). From 24 h on, the windows
+#: are whole minutes, so the historian answers from its rollups, not raw readings.
 RANGES: dict[str, tuple[str, int]] = {
     "15m": ("15 min", 15 * 60_000),
     "1h": ("1 h", 3_600_000),
     "24h": ("24 h", 86_400_000),
+    "7d": ("7 d", 7 * 86_400_000),
+    "30d": ("30 d", 30 * 86_400_000),
 }
 DEFAULT_RANGE = "15m"
 
@@ -61,15 +74,54 @@ _NICE_WINDOWS_MS = (
 )
 
 
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be an integer > 0, got {value!r}")
+    return value
+
+
 def window_ms(range_ms: int, max_points: int = MAX_POINTS) -> int:
-    """Aggregation window for a range: a nice width giving at most ``max_points`` windows."""
-    if range_ms <= 0 or max_points <= 0:
-        raise ValueError(f"range and max_points must be > 0, got {range_ms} and {max_points}")
-    need = math.ceil(range_ms / max_points)
+    """Aggregation window for a range: a nice width giving at most ``max_points`` windows.
+
+    A range that does not start on a window boundary touches one window more than
+    ``range / window``; that partial window is counted too.
+    """
+    range_ms = _positive_int("range_ms", range_ms)
+    max_points = _positive_int("max_points", max_points)
+    need = math.ceil(range_ms / max(1, max_points - 1)) if max_points > 1 else range_ms + 1
     for w in _NICE_WINDOWS_MS:
         if w >= need:
             return w
     return need  # ranges beyond ~5 years: not nice, but still bounded
+
+
+def bound_windows(windows: Sequence[Window], max_points: int = MAX_POINTS) -> list[Window]:
+    """At most ``max_points`` windows: runs of neighbours merged exactly when there are more.
+
+    Merging keeps what the band shows: the count-weighted mean, the min of the mins,
+    the max of the maxes and the last value, so a spike survives any reduction.
+    """
+    max_points = _positive_int("max_points", max_points)
+    if len(windows) <= max_points:
+        return list(windows)
+    size = math.ceil(len(windows) / max_points)
+    out = []
+    for i in range(0, len(windows), size):
+        run = windows[i : i + size]
+        n = sum(w.count for w in run)
+        mean = sum(w.mean * w.count for w in run) / n if n else run[0].mean
+        out.append(
+            Window(
+                run[0].sensor_id,
+                run[0].start_ms,
+                mean,
+                min(w.min for w in run),
+                max(w.max for w in run),
+                run[-1].last,
+                n,
+            )
+        )
+    return out
 
 
 def site_zone(name: str) -> tzinfo:
@@ -82,11 +134,7 @@ def site_zone(name: str) -> tzinfo:
 
 def _local(ms: int, tz: tzinfo) -> str:
     # Plotly shows naive ISO strings as they are: convert to the site's wall clock first.
-    return (
-        datetime.fromtimestamp(ms / 1000, tz)
-        .replace(tzinfo=None)
-        .isoformat(timespec="milliseconds")
-    )
+    return datetime.fromtimestamp(ms / 1000, tz).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
 def axis_title(sensor: Sensor) -> str:
@@ -103,15 +151,25 @@ def trend_figure(
     tz: tzinfo = UTC,
     title: str = "",
 ) -> go.Figure:
-    """Mean line with a min-max band, one point per window, x in the site's time zone."""
+    """Mean line with a min-max band, one point per window, x in the site's time zone.
+
+    At most :data:`MAX_POINTS` points per trace (more windows are merged); WebGL
+    traces from :data:`GL_MIN_POINTS` points on.
+    """
     if not windows:
         return empty_figure(f"no data for {sensor.id} in this range", axis_title(sensor))
+    if len(windows) > MAX_POINTS:
+        merged = bound_windows(windows, MAX_POINTS)
+        every_ms *= math.ceil(len(windows) / len(merged))
+        windows = merged
     xs = [_local(w.start_ms + every_ms // 2, tz) for w in windows]
     shape = "hv" if sensor.kind == "state" else "linear"
+    # One trace type for all three: a fill "tonexty" only pairs traces of the same type.
+    trace = go.Scattergl if len(windows) >= GL_MIN_POINTS else go.Scatter
     fig = go.Figure()
     if every_ms > 1_000 or any(w.count > 1 for w in windows):
         fig.add_trace(
-            go.Scatter(
+            trace(
                 x=xs,
                 y=[w.max for w in windows],
                 name="max",
@@ -122,7 +180,7 @@ def trend_figure(
             )
         )
         fig.add_trace(
-            go.Scatter(
+            trace(
                 x=xs,
                 y=[w.min for w in windows],
                 name="min",
@@ -135,7 +193,7 @@ def trend_figure(
             )
         )
     fig.add_trace(
-        go.Scatter(
+        trace(
             x=xs,
             y=[w.mean for w in windows],
             name="mean",
@@ -151,9 +209,7 @@ def trend_figure(
     )
     yaxis: dict[str, object] = dict(title=dict(text=axis_title(sensor)), zeroline=False)
     if sensor.kind == "state":
-        yaxis.update(
-            tickvals=[s.code for s in MachineState], ticktext=[s.value for s in MachineState]
-        )
+        yaxis.update(tickvals=[s.code for s in MachineState], ticktext=[s.value for s in MachineState])
     fig.update_layout(
         title=dict(text=title, font=dict(size=14), x=0.01) if title else None,
         margin=dict(l=60, r=16, t=40 if title else 16, b=48),
