@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
-import secrets
-from pathlib import Path
 
 import click
 
@@ -61,15 +58,55 @@ log = logging.getLogger(__name__)
     "--secret-file",
     envvar="TWIN_DASHBOARD_SECRET_FILE",
     default=None,
-    type=click.Path(dir_okay=False, exists=True),
-    help="File holding the session signing key (>= 16 bytes); or set TWIN_DASHBOARD_SECRET. "
-    "[env: TWIN_DASHBOARD_SECRET_FILE]",
+    type=click.Path(dir_okay=False),
+    help="File holding the session signing key (make one with `twin dashboard-user secret FILE`); "
+    "or set TWIN_DASHBOARD_SECRET. Never given on the command line. [env: TWIN_DASHBOARD_SECRET_FILE]",
 )
 @click.option(
     "--dev-secret",
     is_flag=True,
     help="Development/demo only: sign sessions with a random key made at start "
-    "(everyone is logged out on restart; several workers would not share it).",
+    "(everyone is logged out on restart; several workers would not share it). Refused with --production.",
+)
+@click.option(
+    "--production",
+    is_flag=True,
+    help="Production mode (also TWIN_ENV=production): refuse to start without --users, with "
+    "--dev-secret, or with a weak, default or short (< 32 bytes) session key; cookies are HTTPS-only.",
+)
+@click.option(
+    "--https",
+    "https",
+    is_flag=True,
+    envvar="TWIN_DASHBOARD_HTTPS",
+    help="Served to browsers over HTTPS (a TLS reverse proxy in front): session cookie Secure, HSTS on. "
+    "[env: TWIN_DASHBOARD_HTTPS=1]",
+)
+@click.option(
+    "--proxy-hops",
+    type=click.IntRange(0, 10),
+    default=0,
+    envvar="TWIN_DASHBOARD_PROXY_HOPS",
+    show_default=True,
+    help="Reverse proxies in front that set X-Forwarded-For/-Proto/-Host: trust that many "
+    "(client address for the login limit and the audit log). 0: trust none. [env: TWIN_DASHBOARD_PROXY_HOPS]",
+)
+@click.option(
+    "--state-dir",
+    envvar="TWIN_DASHBOARD_STATE_DIR",
+    default="twin-data/dashboard",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Directory of the login rate limit (SQLite, shared by workers) and the audit log. "
+    "[env: TWIN_DASHBOARD_STATE_DIR]",
+)
+@click.option(
+    "--audit-log",
+    envvar="TWIN_DASHBOARD_AUDIT_LOG",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Audit log (JSON lines: logins, logouts, alarm actions). [default: STATE_DIR/audit.jsonl] "
+    "[env: TWIN_DASHBOARD_AUDIT_LOG]",
 )
 @log_level_option
 def dashboard(
@@ -83,6 +120,11 @@ def dashboard(
     users_file: str | None,
     secret_file: str | None,
     dev_secret: bool,
+    production: bool,
+    https: bool,
+    proxy_hops: int,
+    state_dir: str,
+    audit_log: str | None,
     log_level: str,
 ) -> None:
     """Serve the live dashboard: site map coloured by data freshness and sensor trends.
@@ -91,7 +133,8 @@ def dashboard(
     Open http://HOST:PORT/ in a browser; GET /health answers JSON for health checks.
     With --users, everyone signs in at /login and sees what the role allows.
     Served by waitress (a production WSGI server); for several worker processes run
-    gunicorn 'dashboards.wsgi:wsgi_app()' (see docs/dashboards.md).
+    gunicorn 'dashboards.wsgi:wsgi_app()' (see docs/dashboards.md). Behind an HTTPS
+    reverse proxy use --production (or --https) and --proxy-hops 1 (docs/security.md).
     """
     setup_logging(log_level)
     try:
@@ -104,7 +147,20 @@ def dashboard(
         except UrlError as exc:
             raise click.BadParameter(str(exc), param_hint="--broker") from None
     _check_historian(historian)
-    auth = _auth_config(users_file, secret_file, dev_secret, [t.id for t in complex_.tenants], host)
+    from dashboards.auth.secret import is_production
+    from dashboards.auth.setup import AuthSettings
+
+    settings = AuthSettings(
+        users_file=users_file,
+        secret_file=secret_file,
+        dev_secret=dev_secret,
+        production=is_production(production),
+        https=https,
+        state_dir=state_dir,
+        audit_log=audit_log,
+        proxy_hops=proxy_hops,
+    )
+    auth = _auth_config(settings, [t.id for t in complex_.tenants], host)
 
     from dashboards.app import create_app  # dash is slow to import: only when serving
     from dashboards.serve import serve
@@ -125,46 +181,23 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _auth_config(users_file: str | None, secret_file: str | None, dev_secret: bool, tenants: list[str], host: str):  # type: ignore[no-untyped-def]
-    """Login settings from the flags; fails fast on a bad users file or a missing key."""
-    from dashboards.auth.session import MIN_SECRET_BYTES, AuthConfig
-    from dashboards.auth.users import UsersFileError, load_users
+def _auth_config(settings, tenants: list[str], host: str):  # type: ignore[no-untyped-def]
+    """Login settings from the flags; fails fast on a bad users file, a missing or weak key."""
+    from dashboards.auth.setup import AuthSetupError, build_auth
 
-    if users_file is None:
+    if settings.users_file is None and not settings.production:
         level = logging.INFO if _is_loopback(host) else logging.WARNING
         log.log(
             level,
             "open local mode: no login, every visitor acts as admin%s; start with --users FILE for logins",
             "" if _is_loopback(host) else f" (and {host} is reachable from other machines)",
         )
-        return AuthConfig.open_local()
     try:
-        users = load_users(users_file, tenants)
-    except UsersFileError as exc:
-        raise click.BadParameter(str(exc), param_hint="--users") from None
-    if not len(users):
-        raise click.BadParameter(
-            f"{users_file}: no users; add one with `twin dashboard-user add`", param_hint="--users"
-        )
-    if secret_file is not None:
-        key = Path(secret_file).read_bytes().strip()
-        where = secret_file
-    elif os.environ.get("TWIN_DASHBOARD_SECRET"):
-        key, where = os.environ["TWIN_DASHBOARD_SECRET"].encode(), "TWIN_DASHBOARD_SECRET"
-    elif dev_secret:
-        log.warning("--dev-secret: sessions are signed with a random key and end when this process stops")
-        key, where = secrets.token_bytes(32), "--dev-secret"
-    else:
-        raise click.UsageError(
-            "--users needs a session key: --secret-file FILE or TWIN_DASHBOARD_SECRET "
-            "(or --dev-secret for a throwaway demo)"
-        )
-    if len(key) < MIN_SECRET_BYTES:
-        raise click.BadParameter(
-            f"{where}: the key must have at least {MIN_SECRET_BYTES} bytes", param_hint="--secret-file"
-        )
-    log.info("login required: %d user(s) from %s", len(users), users_file)
-    return AuthConfig(users=users, secret_key=key)
+        return build_auth(settings, tenants)
+    except AuthSetupError as exc:
+        if exc.option == "--secret-file" and "no session key" in str(exc):
+            raise click.UsageError(f"--users needs a session key: {exc}") from None
+        raise click.BadParameter(str(exc), param_hint=exc.option) from None
 
 
 def _check_historian(url: str) -> None:

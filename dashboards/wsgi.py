@@ -6,7 +6,10 @@
 ``TWIN_HISTORIAN`` (required), ``TWIN_CONFIG`` (default ``demo``), ``TWIN_BROKER`` (optional),
 ``TWIN_ALARM_JOURNAL`` (optional: the live twin's ``alarms.jsonl``, for the alarm history),
 ``TWIN_DASHBOARD_USERS`` (users file: login and roles) with the session key in
-``TWIN_DASHBOARD_SECRET_FILE`` or ``TWIN_DASHBOARD_SECRET`` (shared by every worker).
+``TWIN_DASHBOARD_SECRET_FILE`` or ``TWIN_DASHBOARD_SECRET`` (shared by every worker),
+``TWIN_ENV=production`` (refuse weak keys and open local mode, HTTPS-only cookies),
+``TWIN_DASHBOARD_HTTPS=1``, ``TWIN_DASHBOARD_PROXY_HOPS``, ``TWIN_DASHBOARD_STATE_DIR``
+(login rate limit and audit log, shared by every worker) and ``TWIN_DASHBOARD_AUDIT_LOG``.
 A factory, not a module-level app: importing this module opens nothing.
 """
 
@@ -23,21 +26,31 @@ __all__ = ["wsgi_app"]
 
 
 def _auth_from_env(tenants: list[str]):  # type: ignore[no-untyped-def]
-    """Login settings from the environment; open local mode without a users file."""
-    from pathlib import Path
+    """Login settings from the environment; open local mode without a users file (not in production)."""
+    from dashboards.auth.secret import is_production
+    from dashboards.auth.setup import DEFAULT_STATE_DIR, AuthSettings, AuthSetupError, build_auth, env_flag
 
-    from dashboards.auth.session import AuthConfig
-    from dashboards.auth.users import load_users
-
-    users_file = os.environ.get("TWIN_DASHBOARD_USERS")
-    if not users_file:
-        return AuthConfig.open_local()
-    key_file = os.environ.get("TWIN_DASHBOARD_SECRET_FILE")
-    key = Path(key_file).read_bytes().strip() if key_file else os.environ.get("TWIN_DASHBOARD_SECRET", "").encode()
-    if not key:
-        # several workers must share one key, so a random one is never made here
-        raise ValueError("TWIN_DASHBOARD_USERS needs TWIN_DASHBOARD_SECRET_FILE or TWIN_DASHBOARD_SECRET")
-    return AuthConfig(load_users(users_file, tenants), key)
+    env = os.environ
+    try:
+        hops = int(env.get("TWIN_DASHBOARD_PROXY_HOPS") or 0)
+    except ValueError:
+        raise ValueError(
+            f"TWIN_DASHBOARD_PROXY_HOPS must be a whole number, got {env['TWIN_DASHBOARD_PROXY_HOPS']!r}"
+        ) from None
+    settings = AuthSettings(
+        users_file=env.get("TWIN_DASHBOARD_USERS") or None,
+        secret_file=env.get("TWIN_DASHBOARD_SECRET_FILE") or None,
+        dev_secret=False,  # several workers must share one key, so a random one is never made here
+        production=is_production(False, env),
+        https=env_flag(env.get("TWIN_DASHBOARD_HTTPS")),
+        state_dir=env.get("TWIN_DASHBOARD_STATE_DIR") or DEFAULT_STATE_DIR,
+        audit_log=env.get("TWIN_DASHBOARD_AUDIT_LOG") or None,
+        proxy_hops=hops,
+    )
+    try:
+        return build_auth(settings, tenants, env)
+    except AuthSetupError as exc:
+        raise ValueError(str(exc)) from None
 
 
 def wsgi_app() -> Flask:

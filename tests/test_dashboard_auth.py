@@ -12,6 +12,7 @@ from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig, safe_next
 from dashboards.auth.users import User, UsersFileError, add_user, load_users
 from dashboards.user_cli import dashboard_user
+from tests.dashboard_login import login_form
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -56,7 +57,7 @@ def app(users_path: Path, history_url: str):  # type: ignore[no-untyped-def]
 def _client(app, user: str | None = None, password: str | None = None):  # type: ignore[no-untyped-def]
     client = app.server.test_client()
     if user is not None:
-        r = client.post("/login", data={"username": user, "password": password or f"{user}-pass", "next": "/"})
+        r = login_form(client, user, password or f"{user}-pass")
         assert r.status_code == 302, r.data
     return client
 
@@ -187,7 +188,7 @@ def test_forged_session_cookie_is_not_a_login(app) -> None:  # type: ignore[no-u
 
 def test_wrong_password_is_refused_with_a_message(app) -> None:  # type: ignore[no-untyped-def]
     client = _client(app)
-    r = client.post("/login", data={"username": "ops", "password": "nope"})
+    r = login_form(client, "ops", "nope")
     assert r.status_code == 200 and b"Wrong username or password" in r.data
     assert client.get("/_dash-layout").status_code == 401
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from dashboards.auth.users import User, add_user
 from dashboards.cli import dashboard
+from tests.dashboard_login import csrf_token, login_form
 from tests.fixtures.servers import free_port, read_log, stop, wait_port
 from twin.codec import Reading
 from twin.historian import open_historian
@@ -83,6 +84,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             str(port),
             "--users",
             str(users),
+            "--state-dir",
+            str(tmp / "state"),
         ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -102,7 +105,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def _logged_in(base: str, user: str) -> urllib.request.OpenerDirector:
     opener = _opener()
-    status, _ = _call(opener, base + "/login", form={"username": user, "password": f"{user}-pass", "next": "/"})
+    _, page = _call(opener, base + "/login")
+    form = {"username": user, "password": f"{user}-pass", "next": "/", "csrf_token": csrf_token(page)}
+    status, _ = _call(opener, base + "/login", form=form)
     assert status == 302
     return opener
 
@@ -186,6 +191,7 @@ def test_wsgi_factory_turns_on_login_from_the_environment(tmp_path: Path, monkey
     monkeypatch.setenv("TWIN_DASHBOARD_USERS", str(users))
     monkeypatch.delenv("TWIN_DASHBOARD_SECRET", raising=False)
     monkeypatch.delenv("TWIN_DASHBOARD_SECRET_FILE", raising=False)
+    monkeypatch.setenv("TWIN_DASHBOARD_STATE_DIR", str(tmp_path / "state"))
     with pytest.raises(ValueError, match="TWIN_DASHBOARD_SECRET"):
         wsgi_app()  # no random key: workers would not share it
     key = tmp_path / "session.key"
@@ -193,5 +199,5 @@ def test_wsgi_factory_turns_on_login_from_the_environment(tmp_path: Path, monkey
     monkeypatch.setenv("TWIN_DASHBOARD_SECRET_FILE", str(key))
     client = wsgi_app().test_client()
     assert client.get("/_dash-layout").status_code == 401
-    assert client.post("/login", data={"username": "ops", "password": "ops-pass"}).status_code == 302
+    assert login_form(client, "ops", "ops-pass").status_code == 302
     assert client.get("/_dash-layout").status_code == 200
