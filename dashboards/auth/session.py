@@ -197,7 +197,8 @@ def install_auth(
             max_user=MAX_USERNAME_CHARS,
             error=f'<p class="login-error" id="login-error" role="alert">{escape(error)}</p>' if error else "",
         )
-        return body, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", **(headers or {})}
+        extra = dict(headers or {})
+        return body, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", **extra}
 
     @server.route(prefix + "login", methods=["GET", "POST"])
     def _login():  # type: ignore[no-untyped-def]
