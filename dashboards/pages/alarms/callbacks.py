@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from dash import ALL, Dash, Input, Output, State, html, no_update
+from dash import ALL, ClientsideFunction, Dash, Input, Output, State, html, no_update
 from dash import ctx as dash_ctx
 
 from dashboards.alarm_feed import AlarmsUnavailable
@@ -22,9 +22,10 @@ from dashboards.audit import record_alarm_action
 from dashboards.auth.session import current_user
 from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
+from dashboards.pages.alarms.history import history_view
 from dashboards.pages.alarms.layout import SHELVE_OPTIONS
 
-__all__ = ["alarm_rows", "alarm_table", "act", "banner", "register"]
+__all__ = ["alarm_rows", "alarm_table", "act", "banner", "register", "waiting_critical"]
 
 log = logging.getLogger(__name__)
 
@@ -101,11 +102,16 @@ def alarm_table(ctx: DashboardContext, alarms: list[dict[str, Any]], actions: bo
     )
 
 
-def banner(alarms: list[dict[str, Any]]) -> tuple[Any, str]:
-    """A flashing banner while a critical alarm waits for an operator, else nothing."""
-    waiting = [
+def waiting_critical(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Critical alarms nobody acknowledged or shelved: the banner shows them, the browser beeps for new ones."""
+    return [
         a for a in alarms if a.get("severity") == "critical" and not a.get("acked_by") and not a.get("shelved_until_ms")
     ]
+
+
+def banner(alarms: list[dict[str, Any]]) -> tuple[Any, str]:
+    """A flashing banner while a critical alarm waits for an operator, else nothing."""
+    waiting = waiting_critical(alarms)
     if not waiting:
         return "", "alarm-banner"
     first = waiting[0]
@@ -149,6 +155,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Output(ids.BANNER, "children"),
         Output(ids.BANNER, "className"),
         Output(ids.DIGEST, "data"),
+        Output(ids.CRITICAL, "data"),
         Input(ids.TICK, "n_intervals"),
         State(ids.DIGEST, "data"),
     )
@@ -157,11 +164,60 @@ def register(app: Dash, ctx: DashboardContext) -> None:
             alarms = ctx.alarms.open_alarms()
         except AlarmsUnavailable as exc:
             log.warning("alarm console: %s", exc)
-            return html.P(f"Alarms unavailable: {exc}", className="status"), "", "alarm-banner", None
+            return html.P(f"Alarms unavailable: {exc}", className="status"), "", "alarm-banner", None, []
         digest = hashlib.sha256(orjson.dumps(alarms, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
         if digest == shown:  # unchanged: keep the buttons under the operator's pointer
-            return no_update, no_update, no_update, no_update
-        return (alarm_rows(ctx, alarms), *banner(alarms), digest)
+            return no_update, no_update, no_update, no_update, no_update
+        critical = [str(a.get("id")) for a in waiting_critical(alarms)]
+        return (alarm_rows(ctx, alarms), *banner(alarms), digest, critical)
+
+    # The beep is made in the browser (dashboards/assets/alarm_sound.js, Web Audio): once per
+    # new critical alarm waiting for an operator, unless muted. No inline script (CSP).
+    app.clientside_callback(
+        ClientsideFunction(namespace="twin_alarms", function_name="cue"),
+        Output(ids.HEARD, "data"),
+        Output(ids.SOUND_STATUS, "children"),
+        Input(ids.CRITICAL, "data"),
+        Input(ids.MUTE, "value"),
+        State(ids.HEARD, "data"),
+    )
+
+    @app.callback(
+        Output(ids.HISTORY_TABLE, "children"),
+        Output(ids.HISTORY_STATUS, "children"),
+        Output(ids.HISTORY_TYPE, "options"),
+        Input(ids.HISTORY_RANGE, "value"),
+        Input(ids.HISTORY_DATES, "start_date"),
+        Input(ids.HISTORY_DATES, "end_date"),
+        Input(ids.HISTORY_ZONE, "value"),
+        Input(ids.HISTORY_TENANT, "value"),
+        Input(ids.HISTORY_SEVERITY, "value"),
+        Input(ids.HISTORY_TYPE, "value"),
+        Input(ids.HISTORY_STATE, "value"),
+        Input(ids.HISTORY_TICK, "n_intervals"),
+    )
+    def _history(
+        range_key: object,
+        start: object,
+        end: object,
+        zone: object,
+        tenant: object,
+        severity: object,
+        type_: object,
+        state: object,
+        _tick: object,
+    ) -> tuple[Any, ...]:
+        raw = {
+            "range": range_key,
+            "start": start,
+            "end": end,
+            "zone": zone,
+            "tenant": tenant,
+            "severity": severity,
+            "type": type_,
+            "state": state,
+        }
+        return history_view(ctx, current_user(), raw)
 
     @app.callback(
         Output(ids.STATUS, "children"),

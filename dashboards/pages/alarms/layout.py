@@ -1,19 +1,75 @@
-"""Layout of the alarm console: critical banner, comment and shelve inputs, the alarm table."""
+"""Layout of the alarm console: critical banner and sound, open alarms with their actions, history."""
 
 from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboards.alarm_feed import SEVERITY_ORDER
+from dashboards.alarm_history import DEFAULT_RANGE, HISTORY_RANGES
 from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
 
-__all__ = ["REFRESH_MS", "SHELVE_OPTIONS", "layout"]
+__all__ = ["HISTORY_REFRESH_MS", "REFRESH_MS", "SHELVE_OPTIONS", "history_section", "layout"]
 
 #: The live twin republishes open alarms on every change; 1 s keeps the console within seconds.
 REFRESH_MS = 1_000
 
 #: Shelve durations offered (seconds).
 SHELVE_OPTIONS = {"15 min": 900, "1 h": 3600, "8 h": 28_800}
+
+#: The history changes when alarms do; every 10 s is plenty (the open list above is live).
+HISTORY_REFRESH_MS = 10_000
+
+
+def _pick(id_: str, placeholder: str, options: list[dict[str, str]]) -> dcc.Dropdown:
+    return dcc.Dropdown(id=id_, options=options, placeholder=placeholder, clearable=True, className="history-pick")
+
+
+def history_section(ctx: DashboardContext) -> html.Section:
+    """Past and present alarms from the live twin's journal, with filters checked on the server."""
+    c = ctx.complex
+    return html.Section(
+        className="card alarm-history",
+        children=[
+            dcc.Interval(id=ids.HISTORY_TICK, interval=HISTORY_REFRESH_MS),
+            html.H2("Alarm history (newest first)"),
+            html.Div(
+                className="controls history-filters",
+                children=[
+                    dcc.Dropdown(
+                        id=ids.HISTORY_RANGE,
+                        options=[{"label": f"last {label}", "value": k} for k, (label, _) in HISTORY_RANGES.items()],
+                        value=DEFAULT_RANGE,
+                        clearable=False,
+                        className="history-pick",
+                    ),
+                    dcc.DatePickerRange(
+                        id=ids.HISTORY_DATES,
+                        clearable=True,
+                        display_format="YYYY-MM-DD",
+                        start_date_placeholder_text="from (day)",
+                        end_date_placeholder_text="to (day)",
+                    ),
+                    _pick(ids.HISTORY_ZONE, "any zone", [{"label": z.name or z.id, "value": z.id} for z in c.zones]),
+                    _pick(
+                        ids.HISTORY_TENANT,
+                        "any tenant",
+                        [{"label": "control centre (park)", "value": "park"}]
+                        + [{"label": t.name, "value": t.id} for t in c.tenants],
+                    ),
+                    _pick(ids.HISTORY_SEVERITY, "any severity", [{"label": s, "value": s} for s in SEVERITY_ORDER]),
+                    _pick(ids.HISTORY_TYPE, "any type", []),
+                    _pick(
+                        ids.HISTORY_STATE,
+                        "open and closed",
+                        [{"label": "closed only", "value": "closed"}, {"label": "open only", "value": "open"}],
+                    ),
+                ],
+            ),
+            html.Div(id=ids.HISTORY_STATUS, className="status", role="status"),
+            html.Div(id=ids.HISTORY_TABLE),
+        ],
+    )
 
 
 def layout(ctx: DashboardContext) -> html.Div:
@@ -22,6 +78,8 @@ def layout(ctx: DashboardContext) -> html.Div:
         children=[
             dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
             dcc.Store(id=ids.DIGEST),
+            dcc.Store(id=ids.CRITICAL, data=[]),
+            dcc.Store(id=ids.HEARD, storage_type="session"),
             html.Div(id=ids.BANNER, role="alert"),
             html.Section(
                 className="card",
@@ -44,11 +102,21 @@ def layout(ctx: DashboardContext) -> html.Div:
                                 clearable=False,
                                 className="shelve-for",
                             ),
+                            dcc.Checklist(
+                                id=ids.MUTE,
+                                options=[{"label": " Mute sound", "value": "mute"}],
+                                value=[],
+                                persistence=True,
+                                persistence_type="local",
+                                className="alarm-mute",
+                            ),
+                            html.Span(id=ids.SOUND_STATUS, className="sound-status", role="status"),
                         ],
                     ),
                     html.Div(id=ids.STATUS, className="status", role="status"),
                     html.Div(id=ids.TABLE),
                 ],
             ),
+            history_section(ctx),
         ],
     )
