@@ -13,7 +13,7 @@ __all__ = ["dashboard_user"]
 
 @click.group("dashboard-user")
 def dashboard_user() -> None:
-    """Manage the users file of `twin dashboard --users FILE`."""
+    """Manage the users file and the session key file of `twin dashboard`."""
 
 
 @dashboard_user.command("add")
@@ -81,3 +81,33 @@ def list_users(users_file: str) -> None:
         u = users.get(name)
         assert u is not None
         click.echo(f"{u.username}\t{u.role}\t{u.tenant or '-'}")
+
+
+@dashboard_user.command("secret")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace an existing file (logs everyone out).")
+def new_secret(path: str, force: bool) -> None:
+    """Write a new random session key to PATH (mode 0600) for --secret-file; the key is never printed.
+
+    \b
+    twin dashboard-user secret secrets/dashboard-session.key
+    twin dashboard --users users.yaml --secret-file secrets/dashboard-session.key --production
+    """
+    import os
+    from pathlib import Path
+
+    from dashboards.auth.secret import new_secret_text
+
+    p = Path(path)
+    if p.exists() and not force:
+        raise click.ClickException(f"{p} exists; keep it (sessions stay valid) or use --force to replace it")
+    p.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | (0 if force else os.O_EXCL)
+    try:
+        fd = os.open(p, flags, 0o600)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {p}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(new_secret_text() + "\n")
+    os.chmod(p, 0o600)
+    click.echo(f"wrote a new session key to {p} (mode 0600)")
