@@ -5,6 +5,7 @@ All decoding uses a fixed ``now_ms``: the codec is pure and so are these tests.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -498,3 +499,55 @@ def test_lone_surrogate_sensor_id_is_storable(codec: Codec) -> None:
         _assert_storable(rej)
     assert d.readings == [Reading(POWER, NOW, 7.9)]
     assert [r.reason for r in d.rejections] in ([R.UNKNOWN_SENSOR], [R.MALFORMED_JSON])
+
+
+# ---- the fast path for plain readings decides exactly like the full checks ---------------------
+
+_values = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(), st.none(), st.text(max_size=3), st.sampled_from([0, 20, 20.0000001, -0.0, 2**53, 2**53 + 1]),
+)
+_stamps = st.one_of(
+    st.integers(min_value=NOW - MAX_PAST_MS - 5, max_value=NOW + MAX_FUTURE_MS + 5),
+    st.sampled_from([NOW - MAX_PAST_MS, NOW + MAX_FUTURE_MS, NOW - MAX_PAST_MS - 1, NOW + MAX_FUTURE_MS + 1]),
+    st.floats(allow_nan=True), st.booleans(), st.just(NOW_ISO), st.none(),
+)
+_sensors = st.one_of(st.sampled_from([POWER, "alpha-smt-state", "alpha-aoi-power", "nope"]), st.integers(), st.none())
+_readings = st.fixed_dictionaries(
+    {"sensor": _sensors, "ts": _stamps, "value": _values},
+    optional={"unit": st.sampled_from(["kW", "W"]), "extra": st.just(1)},
+)
+
+
+class _FullChecksOnly(Codec):
+    """The codec without its fast path: every reading goes through all checks."""
+
+    def _plain(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def full_codec(tiny: Complex) -> Codec:
+    return _FullChecksOnly(tiny)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(items=st.lists(_readings, min_size=1, max_size=5), batched=st.booleans())
+def test_fast_path_matches_the_full_checks(
+    codec: Codec, full_codec: Codec, items: list[dict[str, Any]], batched: bool
+) -> None:
+    payload = json.dumps({"readings": items} if batched else items[0]).encode()  # NaN/Infinity literals too
+    got = codec.decode(SMT, payload, NOW)
+    reference = full_codec.decode(SMT, payload, NOW)
+    assert got.readings == reference.readings
+    assert [(r.reason, r.sensor_id, r.index, r.detail) for r in got.rejections] == [
+        (r.reason, r.sensor_id, r.index, r.detail) for r in reference.rejections
+    ]
+
+
+def test_fast_path_takes_plain_readings(codec: Codec, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path is used (so the property above compares two different paths)."""
+    calls: list[object] = []
+    monkeypatch.setattr(codec, "_one", lambda *a: calls.append(a), raising=False)
+    d = codec.decode(SMT, js({"readings": [one(7.9, NOW), one(8, NOW + 1)]}), NOW)
+    assert d.readings == [Reading(POWER, NOW, 7.9), Reading(POWER, NOW + 1, 8.0)] and calls == []

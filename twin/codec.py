@@ -97,6 +97,10 @@ class Limits:
 _MISSING = object()
 
 
+#: Integers up to this size convert to float exactly (2**53).
+_INT_EXACT = 2**53
+
+
 def _storable(text: str) -> str:
     """Text that encodes as UTF-8 (the stdlib parser lets lone surrogates through)."""
     try:
@@ -146,6 +150,20 @@ class Codec:
             for sid, i in complex_.sensors.items()
         }
         self._devices = set(complex_.devices)
+        # telemetry topic -> (owner, device), for the config's own devices only (so bounded)
+        self._topics: dict[str, tuple[str, str]] = {}
+
+    def _device_of(self, topic: str) -> tuple[str, str] | Rejection:
+        where = self._topics.get(topic)
+        if where is not None:
+            return where
+        where = parse_telemetry_topic(topic)
+        if where is None:
+            return Rejection(Reason.BAD_TOPIC, "expected twin/v1/{owner}/{device}/telemetry")
+        if where not in self._devices:
+            return Rejection(Reason.BAD_TOPIC, f"no device {where[1]!r} of owner {where[0]!r} in the config")
+        self._topics[topic] = where
+        return where
 
     def decode(self, topic: str, payload: bytes, now_ms: int) -> Decoded:
         out = Decoded()
@@ -155,16 +173,9 @@ class Codec:
                 Rejection(Reason.PAYLOAD_TOO_LARGE, f"{len(payload)} bytes > limit {lim.max_payload_bytes}")
             )
             return out
-        where = parse_telemetry_topic(topic)
-        if where is None:
-            out.rejections.append(
-                Rejection(Reason.BAD_TOPIC, "expected twin/v1/{owner}/{device}/telemetry")
-            )
-            return out
-        if where not in self._devices:
-            out.rejections.append(
-                Rejection(Reason.BAD_TOPIC, f"no device {where[1]!r} of owner {where[0]!r} in the config")
-            )
+        where = self._device_of(topic)
+        if isinstance(where, Rejection):
+            out.rejections.append(where)
             return out
         try:
             doc = orjson.loads(payload)
@@ -177,8 +188,14 @@ class Codec:
             out.rejections.append(Rejection(Reason.BAD_SCHEMA, "payload must be a JSON object"))
             return out
         items = doc.get("readings", _MISSING)
+        earliest = now_ms - lim.max_past_s * 1000
+        latest = now_ms + lim.max_future_s * 1000
         if items is _MISSING:
-            self._one(doc, where, now_ms, None, out)
+            reading = self._plain(doc, where, earliest, latest)
+            if reading is None:
+                self._one(doc, where, now_ms, None, out)
+            else:
+                out.readings.append(reading)
             return out
         if not isinstance(items, list) or len(doc) != 1:
             out.rejections.append(
@@ -190,12 +207,41 @@ class Codec:
                 Rejection(Reason.BATCH_TOO_LARGE, f"{len(items)} readings > limit {lim.max_batch}")
             )
             return out
+        plain = self._plain
+        append = out.readings.append
         for i, item in enumerate(items):
             if isinstance(item, dict):
-                self._one(item, where, now_ms, i, out)
+                reading = plain(item, where, earliest, latest)
+                if reading is None:
+                    self._one(item, where, now_ms, i, out)
+                else:
+                    append(reading)
             else:
                 out.rejections.append(Rejection(Reason.BAD_SCHEMA, "a reading must be an object", index=i))
         return out
+
+    def _plain(self, r: dict[str, Any], where: tuple[str, str], earliest: int, latest: int) -> Reading | None:
+        """The common, valid reading, accepted in a few checks; None sends it through :meth:`_one`.
+
+        Accepts only what :meth:`_one` accepts (exactly the keys sensor, ts, value; a known
+        sensor of this device; an int or float value inside its range, which also rules out
+        NaN and infinities; an integer timestamp inside the window); anything else, valid
+        or not, takes the full path, which says what is wrong.
+        """
+        if len(r) != 3:
+            return None
+        sid = r.get("sensor")
+        value = r.get("value")
+        ts = r.get("ts")
+        if type(ts) is not int or not earliest <= ts <= latest:
+            return None
+        tv = type(value)
+        if tv is not float and (tv is not int or not -_INT_EXACT <= value <= _INT_EXACT):
+            return None
+        meta = self._sensors.get(sid) if type(sid) is str else None
+        if meta is None or meta[0] != where[0] or meta[1] != where[1] or not meta[2] <= value <= meta[3]:
+            return None
+        return Reading(sid, ts, float(value))
 
     def _one(self, r: dict[str, Any], where: tuple[str, str], now_ms: int, idx: int | None, out: Decoded) -> None:
         sid = r.get("sensor")
