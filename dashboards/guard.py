@@ -9,6 +9,7 @@ A later login check belongs here too (one place that sees every request).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,26 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 1024 * 1024
 
 
+def _pattern_problem(item: object, spec_id: object, prop: object, key: str) -> str | None:
+    """ALL / ALLSMALLER wildcards take a list of {id: {...}, property}; MATCH takes one such
+    object. Dash answers any other shape with a 500 and a traceback."""
+    if isinstance(spec_id, str):
+        try:
+            spec_id = json.loads(spec_id)
+        except ValueError:
+            return None
+    if not isinstance(spec_id, dict):
+        return None
+    many = any(v in (["ALL"], ["ALLSMALLER"]) for v in spec_id.values())
+    entries = item if many else [item]
+    if many and not isinstance(item, list):
+        return f"{key}: a wildcard (ALL) item must be a list"
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), dict) or entry.get("property") != prop:
+            return f"{key}: pattern-matching entries need an object id and property {prop!r}"
+    return None
+
+
 def _same_ids(sent: object, declared: list[dict[str, Any]], key: str) -> str | None:
     if not isinstance(sent, list) or len(sent) != len(declared):
         return f"{key} must be a list of {len(declared)} item(s)"
@@ -33,6 +54,9 @@ def _same_ids(sent: object, declared: list[dict[str, Any]], key: str) -> str | N
         if isinstance(spec_id, dict) or (isinstance(spec_id, str) and spec_id.startswith("{")):
             if not isinstance(item, list | dict):
                 return f"{key}: pattern-matching item must be a list or object"
+            problem = _pattern_problem(item, spec_id, spec.get("property"), key)
+            if problem:
+                return problem
             continue
         if (
             not isinstance(item, dict)

@@ -360,3 +360,23 @@ def test_progress_text_from_any_status():
         3, 12, "running: 3/12 (25%)")
     assert progress_text({"done": "x", "total": True}) == (0, 0, "?: ")
     assert len(progress_text({"message": "m" * 10_000})[2]) < 400
+
+
+def test_request_guard_refuses_wrong_shapes_for_wildcard_state():
+    """Dash answers a dict or a list of junk for an ALL state with a 500; the guard says 400 first."""
+    from dashboards.guard import callback_request_problem
+
+    spec_id = '{"key":["ALL"],"type":"simlab-param"}'
+    cmap = {"out.children": {"inputs": [{"id": "b", "property": "n_clicks"}],
+                             "state": [{"id": spec_id, "property": "value"}]}}
+
+    def body(state: object) -> dict:
+        return {"output": "out.children", "inputs": [{"id": "b", "property": "n_clicks", "value": 1}],
+                "state": [state]}
+
+    good = [{"id": {"type": "simlab-param", "key": "0.1.scale"}, "property": "value", "value": 1}]
+    assert callback_request_problem(cmap, body(good)) is None
+    assert callback_request_problem(cmap, body([])) is None
+    assert "must be a list" in callback_request_problem(cmap, body({"not": "a list"}))
+    assert "object id" in callback_request_problem(cmap, body([1, 2, 3]))
+    assert "property" in callback_request_problem(cmap, body([{**good[0], "property": "id"}]))
