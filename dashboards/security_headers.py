@@ -4,11 +4,15 @@ The Content-Security-Policy allows scripts only from the app's own origin (Dash 
 its bundles locally, ``serve_locally=True``; JavaScript of pages lives in
 ``dashboards/assets/``) plus the hashes of Dash's own inline scripts
 (``Dash.csp_hashes()``: the renderer start-up and any inline clientside callback).
-No ``'unsafe-inline'`` and no ``'unsafe-eval'`` for scripts: Dash 4.4 and its
-Plotly bundle run without them (checked in a real Chromium by
-``tests/test_dashboard_security_browser.py``). Styles need ``'unsafe-inline'``: Plotly
-and the Dash components write ``<style>`` elements and style attributes at run time;
-a style cannot run code.
+No ``'unsafe-inline'`` for scripts, so markup injected into a page cannot run.
+``'unsafe-eval'`` is needed, and only for this: Plotly's WebGL traces (``Scattergl``, used
+for long trends) compile their drawing code with ``new Function`` (the regl library);
+without it the trend stays empty and Chromium reports ``script-src eval`` violations
+(``tests/test_dashboard_security_browser.py`` checks every page in a real Chromium).
+It lets the app's own scripts evaluate strings; it does not let anyone add a script.
+Plotly's "strict" bundle would avoid it but is not shipped with the ``plotly`` package
+Dash serves. Styles need ``'unsafe-inline'``: Plotly and the Dash components write
+``<style>`` elements and style attributes at run time; a style cannot run code.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ def content_security_policy(script_hashes: Iterable[str] = ()) -> str:
     """The CSP header value: own origin only, Dash's inline scripts by hash, no framing."""
     directives = {
         "default-src": ["'self'"],
-        "script-src": ["'self'", *script_hashes],
+        "script-src": ["'self'", *script_hashes, "'unsafe-eval'"],  # eval: Plotly WebGL (module doc)
         "style-src": ["'self'", "'unsafe-inline'"],
         "img-src": ["'self'", "data:", "blob:"],  # Plotly's mode bar icons and PNG export
         "font-src": ["'self'", "data:"],
