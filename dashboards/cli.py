@@ -167,7 +167,7 @@ def dashboard(
 
     app = create_app(complex_, historian, broker_url=broker, alarm_journal=alarm_journal, auth=auth)
     try:
-        serve(app, host, port, threads=threads)
+        serve(app, host, port, threads=threads, proxy_headers=proxy_hops > 0)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 

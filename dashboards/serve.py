@@ -20,15 +20,26 @@ def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # leave the serve loop the same way Ctrl-C does
 
 
-def serve(app: Dash, host: str, port: int, threads: int = DEFAULT_THREADS) -> None:
-    """Serve until Ctrl-C or SIGTERM. Raises OSError when ``host:port`` cannot be bound."""
+def serve(app: Dash, host: str, port: int, threads: int = DEFAULT_THREADS, proxy_headers: bool = False) -> None:
+    """Serve until Ctrl-C or SIGTERM. Raises OSError when ``host:port`` cannot be bound.
+
+    ``proxy_headers``: pass ``X-Forwarded-*`` through to the app, which trusts only as many
+    hops as it was told (``AuthConfig.proxy_hops``); otherwise waitress strips them.
+    """
     try:
         from waitress import create_server
     except ImportError:
         log.warning("waitress is not installed; serving with Dash's development server")
         app.run(host=host, port=port, debug=False)
         return
-    server = create_server(app.server, host=host, port=port, threads=threads, ident="sandan-twin")
+    server = create_server(
+        app.server,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="sandan-twin",
+        clear_untrusted_proxy_headers=not proxy_headers,
+    )
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
     log.info("dashboard listening on http://%s:%s/ (waitress, %d threads)", host, port, threads)
     try:
