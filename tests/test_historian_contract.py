@@ -486,7 +486,7 @@ def test_hostile_dead_letter_texts(h: Historian):
 )
 def test_invalid_readings_refuse_the_whole_batch(h: Historian, bad: Reading):
     base = day_base()
-    bad = dataclasses.replace(bad, ts_ms=base + 5 if isinstance(bad.ts_ms, int) else base + 5.5)
+    bad = bad._replace(ts_ms=base + 5 if isinstance(bad.ts_ms, int) else base + 5.5)
     with pytest.raises(HistorianError):
         h.store([Reading("good", base, 1.0), bad])
     assert h.counts() == {}

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -61,9 +61,12 @@ class Reason(StrEnum):
     UNIT_MISMATCH = "unit_mismatch"
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """One stored value; (sensor_id, ts_ms) identifies it."""
+class Reading(NamedTuple):
+    """One stored value; (sensor_id, ts_ms) identifies it.
+
+    A named tuple, not a dataclass: the ingest builds hundreds of thousands per second
+    and a tuple is built in about half the time of a frozen dataclass.
+    """
 
     sensor_id: str
     ts_ms: int
