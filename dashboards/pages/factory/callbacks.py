@@ -81,17 +81,17 @@ def _header(ctx: DashboardContext, f: Factory, href: Href) -> list[Any]:
     return [
         html.H2(f.name or f.id, id="factory-name"),
         html.Span(f"{f.id} · {tenant_name} · zone {zone} · {len(f.lines)} lines, {n_machines} machines"),
-        dcc.Link("← Overview", href=href("/"), className="nav-link"),
+        dcc.Link("← Overview", href=href("/"), className="button back-link"),
     ]
 
 
-def _machine_table(ctx: DashboardContext, rows: list[MachineRow]) -> html.Table:
+def _machine_table(ctx: DashboardContext, rows: list[MachineRow], line_names: dict[str, str]) -> html.Table:
     body: list[Any] = []
     line = None
     for r in rows:
         if r.line != line:
             line = r.line
-            body.append(html.Tr(html.Td(f"Line {line}", colSpan=5), className="line-row"))
+            body.append(html.Tr(html.Td(line_names.get(line, line), colSpan=5), className="line-row"))
         body.append(
             html.Tr(
                 id=f"factory-machine-{r.machine}",
@@ -135,7 +135,8 @@ def refresh_factory(
         historian_problem=h_problem, alarms_problem=a_problem,
     )
     rows = machine_rows(f, latest or {}, now)
-    return _header(ctx, f, href), tile_components(tiles, prefix="factory"), _machine_table(ctx, rows)
+    lines = {ln.id: ln.name or f"Line {ln.id}" for ln in f.lines}
+    return _header(ctx, f, href), tile_components(tiles, prefix="factory"), _machine_table(ctx, rows, lines)
 
 
 def sensor_choices(ctx: DashboardContext, user: User | None, search: object) -> tuple[list[dict[str, Any]], str | None]:

@@ -153,11 +153,11 @@ def timeline_figure(
     fig.update_layout(
         barmode="overlay",
         bargap=0.25,
-        margin=dict(l=140, r=16, t=16, b=48),
+        margin=dict(l=140, r=16, t=16, b=80),
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
         uniformtext=dict(minsize=8, mode="hide"),
-        legend=dict(orientation="h", y=-0.18, title=dict(text="state: ")),
+        legend=dict(orientation="h", y=-0.3, yanchor="top", title=dict(text="state: ")),
         xaxis=dict(
             type="date",
             range=[_local(since_ms, tz), _local(until_ms, tz)],
