@@ -126,8 +126,9 @@ def run(reporter: JobReporter) -> None:
         reporter.fail(f"unknown job kind {kind!r}")
         return
     try:
+        t0 = time.perf_counter()
         result = body(reporter.params, reporter)
-        reporter.finish(result)
+        reporter.finish(result, f"finished in {time.perf_counter() - t0:.1f} s")
     except JobCancelled:
         log.info("job %s cancelled", reporter.dir.name)
         reporter.cancelled()

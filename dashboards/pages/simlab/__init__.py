@@ -32,10 +32,14 @@ ROLES = frozenset({"engineer", "admin"})
 
 
 def default_jobs_dir() -> Path:
-    """``TWIN_DASHBOARD_JOBS``, else a per-user folder in the system temp dir."""
+    """``TWIN_DASHBOARD_JOBS``, else ``TWIN_DASHBOARD_STATE_DIR/jobs``, else a per-user
+    folder in the system temp dir."""
     configured = os.environ.get(JOBS_ENV)
     if configured:
         return Path(configured)
+    state = os.environ.get("TWIN_DASHBOARD_STATE_DIR")
+    if state:
+        return Path(state) / "jobs"
     return Path(tempfile.gettempdir()) / f"twin-dashboard-jobs-{os.getuid()}"
 
 

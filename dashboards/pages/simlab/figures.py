@@ -107,11 +107,11 @@ def kpi_figure(result: Mapping[str, Any], kpis: Sequence[str] = CHART_KPIS) -> g
                 col=ki % cols + 1,
             )
     fig.update_layout(
-        height=260 * rows + 60,
-        margin=dict(l=50, r=16, t=40, b=30),
+        height=260 * rows + 90,
+        margin=dict(l=50, r=16, t=80, b=30),
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
-        legend=dict(orientation="h", y=-0.08),
+        legend=dict(orientation="h", x=0, y=1.0, yanchor="top", yref="container"),
         bargap=0.3,
     )
     fig.update_xaxes(showticklabels=False)

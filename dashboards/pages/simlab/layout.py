@@ -85,7 +85,9 @@ def layout(ctx: DashboardContext, catalogue: Mapping[str, Path]) -> html.Div:
                         className="controls",
                         children=[
                             html.Button("Run experiment", id=ids.RUN, n_clicks=0, className="button lab-run"),
-                            html.Button("Cancel", id=ids.CANCEL, n_clicks=0, className="button lab-cancel"),
+                            html.Button(
+                                "Cancel", id=ids.CANCEL, n_clicks=0, disabled=True, className="button lab-cancel"
+                            ),
                         ],
                     ),
                     html.Div(id=ids.MESSAGE, className="lab-message", role="status"),
@@ -132,7 +134,9 @@ def layout(ctx: DashboardContext, catalogue: Mapping[str, Path]) -> html.Div:
                         className="controls",
                         children=[
                             html.Button("Run forecast", id=ids.FC_RUN, n_clicks=0, className="button lab-fc-run"),
-                            html.Button("Cancel", id=ids.FC_CANCEL, n_clicks=0, className="button lab-fc-cancel"),
+                            html.Button(
+                                "Cancel", id=ids.FC_CANCEL, n_clicks=0, disabled=True, className="button lab-fc-cancel"
+                            ),
                         ],
                     ),
                     html.Div(id=ids.FC_MESSAGE, className="lab-message", role="status"),
