@@ -4,6 +4,9 @@ Measures, with zero loss required:
 - single:   one reading per message, QoS 1
 - batched:  50 readings per message (a gateway), QoS 1
 - baseline: a naive paho subscriber that inserts and commits each reading (same load)
+- single_mqtt311: the single case with MQTT 3.1.1
+- paced:    single readings offered at a fixed rate below saturation (--paced-rate), so the
+            p50/p99 latency is the pipeline's own, not queueing behind a backlog
 
 The load comes from several `mosquitto_pub -l` processes (C clients), so the
 generator is not the bottleneck; the offered rate is reported beside the stored
@@ -190,19 +193,45 @@ def count_rows(db: Path, exclude: str | None = None) -> int:
         return sum(n for s, n in h.counts().items() if s != exclude)
 
 
-def run_publishers(port: int, load: list[tuple[str, Path, int]]) -> tuple[list[subprocess.Popen], float]:
+def run_publishers(
+    port: int, load: list[tuple[str, Path, int]], rate: float | None = None
+) -> tuple[list[subprocess.Popen], float]:
+    """Start one `mosquitto_pub -l` per load file; ``rate`` (messages/s in all) paces them, else as fast as they go."""
     pub = shutil.which("mosquitto_pub")
     procs = []
     t0 = time.perf_counter()
     for topic, path, _ in load:
-        procs.append(subprocess.Popen(
-            [pub, "-p", str(port), "-q", "1", "-t", topic, "-l", "-i", f"bench-pub-{path.stem}"],
-            stdin=path.open("rb"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        ))
+        p = subprocess.Popen(
+            # -M: a wide in-flight window, so each C publisher is not bound by PUBACK round trips
+            [pub, "-p", str(port), "-q", "1", "-M", "1000", "-t", topic, "-l", "-i", f"bench-pub-{path.stem}"],
+            stdin=subprocess.PIPE if rate else path.open("rb"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        procs.append(p)
+        if rate:
+            threading.Thread(target=_feed, args=(p, path, rate / len(load), t0), daemon=True).start()
     return procs, t0
 
 
-def run_ingest_case(work: Path, complex_, messages: int, per_message: int, workers: int, protocol: str = "5") -> dict:
+def _feed(proc: subprocess.Popen, path: Path, rate: float, t0: float) -> None:
+    """Write ``path``'s lines to the publisher's stdin at ``rate`` lines/s, then close it."""
+    lines = path.read_bytes().splitlines(keepends=True)
+    sent = 0
+    try:
+        while sent < len(lines):
+            due = min(len(lines), int((time.perf_counter() - t0) * rate) + 1)
+            if due > sent:
+                proc.stdin.write(b"".join(lines[sent:due]))
+                proc.stdin.flush()
+                sent = due
+            time.sleep(0.005)
+    finally:
+        proc.stdin.close()
+
+
+def run_ingest_case(
+    work: Path, complex_, messages: int, per_message: int, workers: int, protocol: str = "5",
+    rate: float | None = None,
+) -> dict:
     mq, port = start_mosquitto(work)
     db = work / "h.db"
     http = free_port()
@@ -221,7 +250,7 @@ def run_ingest_case(work: Path, complex_, messages: int, per_message: int, worke
             wait_ingest_connected(http + w, ing)
         probe = Probe(port, db, complex_)
         probe.start()
-        procs, t0 = run_publishers(port, load)
+        procs, t0 = run_publishers(port, load, rate)
         peak_rss = 0.0
         offered_s = None
         stored = 0
@@ -335,12 +364,16 @@ def main() -> None:
     ap.add_argument("--batched-messages", type=int, default=20_000, help="50-reading messages per run")
     ap.add_argument("--baseline-messages", type=int, default=40_000)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--paced-rate", type=float, default=5000,
+                    help="single-reading messages/s offered in the paced case (latency below saturation)")
+    ap.add_argument("--paced-seconds", type=float, default=20)
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = ap.parse_args()
     complex_ = load_complex("demo")
-    results: dict[str, list[dict]] = {"single": [], "batched": [], "baseline": [], "single_mqtt311": []}
+    cases = ("baseline", "single", "batched", "single_mqtt311", "paced")
+    results: dict[str, list[dict]] = {c: [] for c in cases}
     for run in range(args.runs):
-        for case in ("baseline", "single", "batched", "single_mqtt311"):
+        for case in cases:
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 work = Path(tmp)
                 if case == "baseline":
@@ -349,15 +382,18 @@ def main() -> None:
                     r = run_ingest_case(work, complex_, args.messages, 1, args.workers)
                 elif case == "single_mqtt311":
                     r = run_ingest_case(work, complex_, args.messages, 1, args.workers, protocol="3.1.1")
+                elif case == "paced":
+                    r = run_ingest_case(work, complex_, int(args.paced_rate * args.paced_seconds), 1, args.workers,
+                                        rate=args.paced_rate)
                 else:
                     r = run_ingest_case(work, complex_, args.batched_messages, 50, args.workers)
             results[case].append(r)
             print(f"run {run + 1}/{args.runs} {case:<8} {r}", file=sys.stderr, flush=True)
-    single, batched, baseline, single311 = (
-        median_of(results[k]) for k in ("single", "batched", "baseline", "single_mqtt311"))
+    single, batched, baseline, single311, paced = (median_of(results[k]) for k in cases[1:3] + cases[0:1] + cases[3:])
     summary = {
         "single": single,
         "single_mqtt311": single311,
+        "paced": paced,
         "batched": batched,
         "baseline": baseline,
         "ratio_single_vs_baseline": round(single["readings_per_s"] / baseline["readings_per_s"], 1),
@@ -366,7 +402,9 @@ def main() -> None:
         "runs": args.runs,
     }
     print(f"\n{'case':<10}{'stored/s':>12}{'offered/s':>12}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}")
-    for name, r in (("baseline", baseline), ("single", single), ("single311", single311), ("batched", batched)):
+    rows = (("baseline", baseline), ("single", single), ("single311", single311), ("batched", batched),
+            ("paced", paced))
+    for name, r in rows:
         print(f"{name:<10}{r['readings_per_s']:>12,.0f}{r.get('offered_per_s') or 0:>12,.0f}{r['lost']:>6.0f}"
               f"{r.get('p50_ms') or 0:>9}{r.get('p99_ms') or 0:>9}{r.get('peak_rss_mb') or 0:>9}")
     print(f"single / naive baseline: {summary['ratio_single_vs_baseline']}x")
