@@ -15,7 +15,7 @@ per window, so a 30-day range never ships raw readings). A window whose min equa
 max was in that one state; a window holding two states is split exactly by its mean
 (the share of samples in each, and the samples are evenly spaced); a window with three
 or more states is split between its lowest and highest state by its mean (an
-approximation; windows are kept short enough, 10 s for a shift, that this is rare).
+approximation; windows are kept short enough, 15 s for 8 h, that this is rare).
 A window counts for at most ``count x period`` of time, so gaps in the data count as
 nothing rather than as the last state.
 """

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 #: Picker value meaning every factory of the tenant.
 ALL_FACTORIES = "all"
-#: Windows per state sensor at most (10 s windows for a shift, 15 min for 30 days).
+#: Windows per state sensor at most (nice widths: 15 s windows for 8 h, 30 min for 30 days).
 MAX_WINDOWS = 2_880
 _NOTHING = "no data for this selection"
 
@@ -85,7 +85,16 @@ def pareto_figure(rows: Sequence[ParetoRow]) -> go.Figure:
     fig.update_layout(
         margin={"l": 50, "r": 50, "t": 10, "b": 40},
         yaxis={"title": "hours lost"},
-        yaxis2={"title": "cumulative %", "overlaying": "y", "side": "right", "range": [0, 105], "ticksuffix": "%"},
+        yaxis2={
+            "title": "cumulative %",
+            "overlaying": "y",
+            "side": "right",
+            "range": [0, 105],
+            "ticksuffix": "%",
+            "tick0": 0,
+            "dtick": 20,
+            "showgrid": False,
+        },
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
