@@ -8,7 +8,7 @@ checked here against the complex config before anything is filtered.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
@@ -89,6 +89,10 @@ def _blank(v: object) -> bool:
     return v is None or v == "" or v == []
 
 
+def _one_of(value: object, allowed: Collection[str]) -> bool:
+    return isinstance(value, str) and value in allowed
+
+
 def _day(value: object) -> date:
     """The date of a DatePickerRange value ('YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM:SS'); raise ValueError."""
     if not isinstance(value, str) or len(value) > 32 or not _DATE.match(value):
@@ -111,15 +115,15 @@ def parse_filter(
     zones = {z.id for z in complex_.zones}
     tenants = {t.id for t in complex_.tenants} | {PARK_OWNER}
     zone, tenant, severity, type_, state = (raw.get(k) for k in ("zone", "tenant", "severity", "type", "state"))
-    if not _blank(zone) and zone not in zones:
+    if not _blank(zone) and not _one_of(zone, zones):
         return None, "unknown zone"
-    if not _blank(tenant) and tenant not in tenants:
+    if not _blank(tenant) and not _one_of(tenant, tenants):
         return None, "unknown tenant"
-    if not _blank(severity) and severity not in _SEVERITIES:
+    if not _blank(severity) and not _one_of(severity, _SEVERITIES):
         return None, "unknown severity"
-    if not _blank(type_) and not (isinstance(type_, str) and _TYPE.match(type_)):
+    if not _blank(type_) and not (isinstance(type_, str) and _TYPE.fullmatch(type_)):
         return None, "alarm types are 1-64 letters, digits, '_' or '-'"
-    if not _blank(state) and state not in STATES:
+    if not _blank(state) and not _one_of(state, STATES):
         return None, "unknown state filter"
     range_key, start, end = raw.get("range"), raw.get("start"), raw.get("end")
     if not isinstance(range_key, str) or range_key not in HISTORY_RANGES:
