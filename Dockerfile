@@ -14,7 +14,7 @@ FROM python:3.11.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/twin twin \
-    && mkdir -p /var/lib/twin/spool /var/lib/twin/live \
+    && mkdir -p /var/lib/twin/spool /var/lib/twin/live /var/lib/twin/dashboard \
     && chown -R twin:twin /var/lib/twin
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels

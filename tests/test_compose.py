@@ -284,3 +284,29 @@ def test_healthcheck_script():
         assert check(f"tcp://127.0.0.1:{free_port()}") == 1
     finally:
         server.shutdown()
+
+
+def test_dashboard_runs_in_production_mode_with_users_and_key_files():
+    svc = OUR_SERVICES["dashboard"]
+    args = svc["command"]
+    assert "--production" in args and "--dev-secret" not in args
+    opt = {a: args[i + 1] for i, a in enumerate(args[:-1]) if a.startswith("--")}
+    declared = COMPOSE["secrets"]
+    # users file and session key come as compose secrets from files made by `twin dashboard-user`
+    assert set(svc["secrets"]) == {"dashboard_users", "dashboard_session_key"} <= set(declared)
+    assert opt["--users"] == "/run/secrets/dashboard_users"
+    assert opt["--secret-file"] == "/run/secrets/dashboard_session_key"
+    for name in svc["secrets"]:
+        source = declared[name]["file"]
+        assert source.startswith("./secrets/"), source
+        assert not (ROOT / source).exists() or subprocess.run(
+            ["git", "-C", str(ROOT), "ls-files", "--error-unmatch", source], capture_output=True
+        ).returncode != 0, f"{source} must not be committed"
+    assert not any(k.startswith("TWIN_DASHBOARD_SECRET") for k in svc["environment"])  # the key is in a file only
+    # rate limit and audit log on a named volume the image's user owns
+    state = opt["--state-dir"]
+    assert f"dashboard-state:{state}" in svc["volumes"]
+    assert state in (ROOT / "Dockerfile").read_text()
+    # HTTPS-only cookies: browsers come through a reverse proxy on the host, not straight to the port
+    assert opt["--proxy-hops"] == "1"
+    assert all(p.startswith("127.0.0.1:") for p in svc["ports"])
