@@ -197,3 +197,40 @@ def test_engineer_runs_a_job_to_the_end_and_only_they_can_read_or_cancel_it(serv
     assert names == {"baseline", "shared"} and all("error_y" in t for t in figure["data"])
     assert "complex.oee" in json.dumps(resp["simlab-table"])
     assert len(_job_dirs(jobs)) in (1, 2)
+
+
+FC_OUTPUT = "..simlab-fc-job.data...simlab-fc-message.children.."
+
+
+def _forecast_body(reps: object = 4, horizon: object = None, seed: object = 0, what_if: object = None) -> dict:
+    return {
+        "output": FC_OUTPUT,
+        "outputs": _outputs(FC_OUTPUT),
+        "inputs": [{"id": "simlab-fc-run", "property": "n_clicks", "value": 1},
+                   {"id": "simlab-fc-cancel", "property": "n_clicks", "value": 0}],
+        "state": [
+            {"id": "simlab-fc-replications", "property": "value", "value": reps},
+            {"id": "simlab-fc-horizon", "property": "value", "value": horizon},
+            {"id": "simlab-fc-seed", "property": "value", "value": seed},
+            {"id": "simlab-fc-what-if", "property": "value", "value": what_if},
+            {"id": "simlab-fc-job", "property": "data", "value": None},
+        ],
+        "changedPropIds": ["simlab-fc-run.n_clicks"],
+    }
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"reps": -1}, {"horizon": "8h"}, {"what_if": "down:ghost:2h"}, {"what_if": {"$where": 1}}],
+)
+def test_forecast_without_a_live_twin_starts_nothing(server, overrides):
+    """This server has no --broker: the button says so whatever the form holds; never a 500."""
+    base, jobs = server
+    before = _job_dirs(jobs)
+    status, body = _post(_login(base, "eng"), base, _forecast_body(**overrides))
+    assert status == 200, body
+    assert "No live twin" in json.dumps(body["response"]["simlab-fc-message"])
+    assert "simlab-fc-job" not in body["response"]
+    assert _job_dirs(jobs) == before
+    assert _post(_opener(), base, _forecast_body())[0] == 401
+    assert _post(_login(base, "alpha"), base, _forecast_body())[0] == 403
