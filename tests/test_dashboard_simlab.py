@@ -380,3 +380,20 @@ def test_request_guard_refuses_wrong_shapes_for_wildcard_state():
     assert "must be a list" in callback_request_problem(cmap, body({"not": "a list"}))
     assert "object id" in callback_request_problem(cmap, body([1, 2, 3]))
     assert "property" in callback_request_problem(cmap, body([{**good[0], "property": "id"}]))
+
+
+def test_start_forecast_checks_the_form_before_starting_a_job(tmp_path):
+    from dashboards.context import DashboardContext
+    from dashboards.data import HistorianSource
+    from dashboards.pages.simlab.callbacks import start_forecast
+
+    store = JobStore(tmp_path / "jobs")
+    ctx = DashboardContext(load_complex("tiny"), HistorianSource("sqlite://" + str(tmp_path / "h.db")),
+                           broker_url="mqtt://127.0.0.1:1")
+    for args in [(0, None, 0, None), (4, float("inf"), 0, None), (4, None, -1, None), (4, None, 0, "down:ghost:1h"),
+                 (4, None, 0, "down:alpha-smt:99d")]:
+        job, message = start_forecast(store, ctx, "eng", *args)
+        assert job is no_update and "Nothing started" in str(message), args
+    assert not store.root.exists() or store.active() == []
+    job, message = start_forecast(store, ctx, None, 4, None, 0, None)
+    assert job is no_update and message == "not signed in"
