@@ -338,3 +338,38 @@ def test_clicked_factory_offers_a_link_to_its_factory_view(history: str) -> None
     assert factory_link(ctx, forged, lambda p: p) is None
     assert factory_link(ctx, {"asset": ["beta-f1"]}, lambda p: p) is None  # type: ignore[dict-item]
 
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [None, [], "x" * 10_000, {"asset": 5, "sensor": ["a"]}, {"asset": "<script>", "sensor": None}, {"asset": "hub"}],
+)
+def test_forged_selection_still_gives_map_and_tiles(history: str, stored: object) -> None:
+    ctx = _ctx(history)
+    fig, legend = refresh_map(ctx, stored)
+    assert any(t.name == "factories" for t in fig.data) and "updated" in str(legend)
+    assert [t.key for t in refresh_tiles(ctx)] == ["oee", "throughput", "energy", "alarms", "stale"]
+
+
+def test_forged_callback_body_over_http_is_answered_not_crashed(history: str) -> None:
+    import json
+
+    from dashboards.app import create_app
+
+    app = create_app(TINY, history, clock=lambda: NOW)
+    client = app.server.test_client()
+    deps = json.loads(client.get("/_dash-dependencies").data)
+    dep = next(d for d in deps if "overview-tiles.children" in d["output"])
+    outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")]
+    for forged in ({"asset": {"$ne": 1}}, "' OR 1=1 --", 10**30, [None] * 50):
+        values = {"overview-tick": "NaN", "overview-selection": forged}
+        body = {
+            "output": dep["output"],
+            "outputs": outputs,
+            "inputs": [{**i, "value": values.get(i["id"])} for i in dep["inputs"]],
+            "state": [],
+            "changedPropIds": ["overview-selection.data"],
+        }
+        r = client.post("/_dash-update-component", json=body)
+        assert r.status_code == 200, r.data[:200]
+        assert b"overview-tile-oee" in r.data and b"58.0 %" in r.data
