@@ -211,6 +211,14 @@ def test_malformed_login_bodies_never_500(server: str) -> None:
     assert client.request("/health").status == 200  # still serving
 
 
+def test_callbacks_take_only_json_so_a_cross_site_form_cannot_call_them(server: str) -> None:
+    ops = Client(server, ip="10.6.254.1")
+    assert ops.login("ops", "ops-pass").status == 302
+    body = json.dumps(_callback_body(ops, "alpha-elec")).encode()
+    r = ops.request("/_dash-update-component", raw=body)  # what an HTML form can send: not application/json
+    assert r.status == 400 and b"malformed callback request" in r.body and b"Alpha" not in r.body
+
+
 # ---- production mode ----------------------------------------------------------------
 
 
