@@ -16,6 +16,7 @@ from dashboards.trend import (
     RANGES,
     bound_windows,
     empty_figure,
+    site_zone,
     trend_figure,
     window_ms,
 )
@@ -219,3 +220,24 @@ def test_empty_figure_carries_message_and_no_data() -> None:
     fig = empty_figure("nothing here")
     assert len(fig.data) == 0
     assert fig.layout.annotations[0].text == "nothing here"
+
+
+# ---- time axis --------------------------------------------------------------------------
+
+
+def test_x_is_the_sites_wall_clock_on_a_date_axis() -> None:
+    ws = _windows(3, 60_000)
+    fig = trend_figure(POWER, ws, ws[0].start_ms, ws[-1].start_ms + 60_000, 60_000, site_zone("Asia/Seoul"))
+    assert fig.layout.xaxis.type == "date"
+    nine_hours = 9 * 3_600_000
+    assert list(_named(fig, "mean").x) == [w.start_ms + 30_000 + nine_hours for w in ws]
+    assert fig.layout.xaxis.title.text == "time (Asia/Seoul)"
+
+
+def test_x_follows_a_daylight_saving_change_inside_the_range() -> None:
+    # Europe/Berlin leaves summer time at 2026-10-25 01:00 UTC (UTC+2 -> UTC+1).
+    change = 1_792_890_000_000
+    ws = [Window("p1", change - 2 * 3_600_000 + i * 3_600_000, 1.0, 1.0, 1.0, 1.0, 1) for i in range(4)]
+    fig = trend_figure(POWER, ws, ws[0].start_ms, ws[-1].start_ms, 3_600_000, site_zone("Europe/Berlin"))
+    shifts = [x - (w.start_ms + 1_800_000) for x, w in zip(_named(fig, "mean").x, ws, strict=True)]
+    assert shifts == [7_200_000, 7_200_000, 3_600_000, 3_600_000]
