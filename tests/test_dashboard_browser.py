@@ -36,10 +36,14 @@ def _trace(driver, graph_id: str, name: str):  # type: ignore[no-untyped-def]
     """A trace of a rendered Plotly graph as the browser holds it (None until drawn)."""
     return driver.execute_script(
         f"const gd = {_graph_js(graph_id)};"
-        "if (!gd || !gd.data) return null;"
+        "if (!gd || !gd.data || !gd._fullData) return null;"
         f"const t = gd.data.find(t => t.name === {name!r});"
+        # numpy columns arrive as base64 typed arrays ({dtype, bdata}); plotly decodes them
+        # into _fullData, which holds what is drawn
+        f"const full = gd._fullData.find(t => t.name === {name!r});"
+        "const y = t && t.y && t.y.bdata ? Array.from(full.y) : t && t.y;"
         "return t ? {customdata: t.customdata, color: t.marker && t.marker.color,"
-        " y: t.y, text: t.text} : null;"
+        " y: y, text: t.text} : null;"
     )
 
 
