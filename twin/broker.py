@@ -32,11 +32,19 @@ def find_mosquitto() -> str | None:
     return "/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None
 
 
-def mosquitto_config(host: str, port: int, data_dir: Path) -> str:
-    """A Mosquitto config for a local, persistent, anonymous-on-loopback broker."""
+def mosquitto_config(
+    host: str, port: int, data_dir: Path, password_file: Path | None = None, acl_file: Path | None = None
+) -> str:
+    """A Mosquitto config for a local, persistent broker: anonymous on loopback, or with
+    the accounts of ``twin mqtt-auth`` (``password_file`` and ``acl_file``) and no anonymous access."""
+    if password_file is not None:
+        access = f"allow_anonymous false\npassword_file {password_file}\n"
+        access += f"acl_file {acl_file}\n" if acl_file is not None else ""
+    else:
+        access = "allow_anonymous true\n"
     return (
         f"listener {port} {host}\n"
-        "allow_anonymous true\n"
+        + access +
         "persistence true\n"
         f"persistence_location {data_dir}/\n"
         "autosave_interval 5\n"
@@ -85,18 +93,31 @@ def _run_amqtt(host: str, port: int) -> None:
 @click.option("--data-dir", default="twin-data/broker", show_default=True, type=click.Path(file_okay=False))
 @click.option("--engine", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto", show_default=True,
               help="auto = Mosquitto if installed, else the embedded amqtt broker.")
+@click.option("--password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Mosquitto password file (from `twin mqtt-auth`): accounts only, no anonymous access.")
+@click.option("--acl-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Mosquitto ACL file (from `twin mqtt-auth`); needs --password-file.")
 @log_level_option
-def broker(host: str, port: int, data_dir: str, engine: str, log_level: str) -> None:
+def broker(host: str, port: int, data_dir: str, engine: str, password_file: Path | None, acl_file: Path | None,
+           log_level: str) -> None:
     """Run a local MQTT broker (for the demo and laptops; not for production)."""
     setup_logging(log_level)
+    if acl_file is not None and password_file is None:
+        raise click.BadParameter("--acl-file needs --password-file", param_hint="--acl-file")
+    if password_file is not None and engine == "amqtt":
+        raise click.BadParameter("the embedded amqtt broker has no accounts; use Mosquitto", param_hint="--engine")
     mosquitto = find_mosquitto() if engine in ("auto", "mosquitto") else None
-    if engine == "mosquitto" and mosquitto is None:
-        raise click.ClickException("mosquitto is not installed (apt-get install mosquitto)")
+    if (engine == "mosquitto" or password_file is not None) and mosquitto is None:
+        raise click.ClickException("mosquitto is not installed (apt-get install mosquitto); "
+                                   "accounts (--password-file) need it")
     if mosquitto:
         d = Path(data_dir).resolve()
         d.mkdir(parents=True, exist_ok=True)
         conf = d / "mosquitto.conf"
-        conf.write_text(mosquitto_config(host, port, d))
+        conf.write_text(mosquitto_config(
+            host, port, d, password_file.resolve() if password_file else None,
+            acl_file.resolve() if acl_file else None,
+        ))
         log.info("mosquitto on %s", broker_url_for("mosquitto", host, port))
         sys.stdout.flush()
         os.execv(mosquitto, [mosquitto, "-c", str(conf)])

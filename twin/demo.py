@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +26,7 @@ import click
 from twin.broker import broker_url_for, find_mosquitto
 from twin.cli_options import config_option, log_level_option, setup_logging
 from twin.config import load_complex
+from twin.model import Complex
 from twin.urls import parse_broker_url
 
 __all__ = ["demo"]
@@ -88,9 +91,10 @@ class _Parts:
         self.log_dir = log_dir
         self.parts: list[_Part] = []
 
-    def start(self, name: str, args: list[str]) -> subprocess.Popen:
+    def start(self, name: str, args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         f = (self.log_dir / f"{name}.log").open("ab")
-        proc = subprocess.Popen([sys.executable, "-m", "twin", *args], stdout=f, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([sys.executable, "-m", "twin", *args], stdout=f, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env} if env else None)
         self.parts.append(_Part(name, proc, f))
         log.info("started %s (pid %d), log %s", name, proc.pid, self.log_dir / f"{name}.log")
         return proc
@@ -116,6 +120,48 @@ class _Parts:
             p.log_file.close()
 
 
+@dataclass
+class _Auth:
+    passwd: Path
+    acl: Path
+    passwords: dict[str, str]
+    users: Path
+    session_key: Path
+    admin_password_file: Path
+
+
+#: The dashboard user the secure demo creates.
+DEMO_ADMIN = "admin"
+
+
+def _prepare_auth(complex_: Complex, config: str, auth_dir: Path) -> _Auth:
+    """Broker accounts and ACL (as `twin mqtt-auth`), a dashboard admin and session key: created once, kept."""
+    from twin.security.cli import ensure_passwords, write_private
+    from twin.security.mqtt_auth import accounts_for, acl_text, passwd_text
+
+    accounts = accounts_for(complex_)
+    secrets_dir = auth_dir / "secrets"
+    passwords, _ = ensure_passwords(secrets_dir, [a.username for a in accounts])
+    write_private(auth_dir / "passwd", passwd_text(passwords))
+    (auth_dir / "acl").write_text(acl_text(accounts))
+    admin_file = secrets_dir / "dashboard-admin"
+    session_key = secrets_dir / "dashboard-session-key"
+    if not session_key.exists():
+        write_private(session_key, secrets.token_urlsafe(48) + "\n")
+    users = auth_dir / "dashboard-users.yaml"
+    if not admin_file.exists() or not users.exists():
+        password = secrets.token_urlsafe(18)
+        add = subprocess.run(
+            [sys.executable, "-m", "twin", "dashboard-user", "add", DEMO_ADMIN, "--users", str(users),
+             "--role", "admin", "--config", config, "--password-stdin", "--replace"],
+            input=password + "\n", text=True, capture_output=True,
+        )
+        if add.returncode != 0:
+            raise click.ClickException(f"could not create the dashboard user: {add.stderr.strip()[-500:]}")
+        write_private(admin_file, password + "\n")
+    return _Auth(auth_dir / "passwd", auth_dir / "acl", passwords, users, session_key, admin_file)
+
+
 @click.command("demo")
 @config_option
 @click.option("--data-dir", default="twin-data", show_default=True, type=click.Path(file_okay=False),
@@ -132,9 +178,13 @@ class _Parts:
 @click.option("--broker-engine", type=click.Choice(["auto", "mosquitto", "amqtt"]), default="auto",
               show_default=True, help="Broker to start when --broker is not given: auto = Mosquitto "
               "if installed, else the embedded pure-Python amqtt broker.")
+@click.option("--secure", is_flag=True,
+              help="Accounts on: a Mosquitto with the accounts and ACL of `twin mqtt-auth` (each part logs in "
+              "with its own service account) and a dashboard login (user 'admin'). Passwords are created in "
+              "DATA_DIR/auth/secrets (mode 0600) and never printed. Needs Mosquitto.")
 @log_level_option
 def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float,
-         duration: float | None, no_browser: bool, broker_engine: str, log_level: str) -> None:
+         duration: float | None, no_browser: bool, broker_engine: str, secure: bool, log_level: str) -> None:
     """Run the whole twin locally: broker, sensor fleet, ingest, live twin and dashboard.
 
     Ctrl-C stops every part cleanly. Logs of each part are in DATA_DIR/logs.
@@ -143,6 +193,16 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
     complex_ = load_complex(config)  # fail fast, before starting anything
     data = Path(data_dir).resolve()
     (data / "logs").mkdir(parents=True, exist_ok=True)
+    auth: _Auth | None = None
+    if secure:
+        if broker is not None:
+            raise click.BadParameter("--secure starts its own broker with accounts; leave out --broker",
+                                     param_hint="--broker")
+        if broker_engine == "amqtt" or find_mosquitto() is None:
+            raise click.BadParameter("--secure needs Mosquitto (apt-get install mosquitto): the embedded "
+                                     "broker has no accounts", param_hint="--broker-engine")
+        broker_engine = "mosquitto"
+        auth = _prepare_auth(complex_, config, data / "auth")
     historian = f"sqlite://{data / 'history.db'}"
     parts = _Parts(data / "logs")
     stop_requested = False
@@ -160,25 +220,38 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
             if engine == "auto":
                 engine = "mosquitto" if find_mosquitto() else "amqtt"
             bport = _free_port(1883)
+            access = ["--password-file", str(auth.passwd), "--acl-file", str(auth.acl)] if auth else []
             proc = parts.start("broker", ["broker", "--port", str(bport), "--engine", engine,
-                                          "--data-dir", str(data / "broker")])
+                                          "--data-dir", str(data / "broker"), *access])
             _wait_port("127.0.0.1", bport, 20, proc)
             broker = broker_url_for(engine, "127.0.0.1", bport)
         parse_broker_url(broker)
-        common = ["--broker", broker, "--config", config]
+
+        def common(account: str) -> tuple[list[str], dict[str, str] | None]:
+            """Broker flags and environment of one part: its own account when secure (password by env)."""
+            if auth is None:
+                return ["--broker", broker, "--config", config], None
+            url = broker.replace("mqtt://", f"mqtt://{account}@", 1)
+            return ["--broker", url, "--config", config], {"TWIN_MQTT_PASSWORD": auth.passwords[account]}
+
         iport = _free_port(9108)
-        ingest_proc = parts.start("ingest", ["ingest", *common, "--historian", historian,
+        args, env = common("twin-ingest")
+        ingest_proc = parts.start("ingest", ["ingest", *args, "--historian", historian,
                                              "--spool-dir", str(data / "spool"), "--http-port", str(iport),
-                                             "--log-level", log_level])
-        parts.start("live", ["live", *common, "--historian", historian, "--data-dir", str(data / "live"),
-                             "--log-level", log_level])
+                                             "--log-level", log_level], env)
+        args, env = common("twin-live")
+        parts.start("live", ["live", *args, "--historian", historian, "--data-dir", str(data / "live"),
+                             "--log-level", log_level], env)
         dport = _free_port(port)
-        dash_proc = parts.start("dashboard", ["dashboard", *common, "--historian", historian,
+        args, env = common("twin-dashboard")
+        login = ["--users", str(auth.users), "--secret-file", str(auth.session_key)] if auth else []
+        dash_proc = parts.start("dashboard", ["dashboard", *args, "--historian", historian,
                                               "--alarm-journal", str(data / "live" / "alarms.jsonl"),
-                                              "--port", str(dport), "--log-level", log_level])
+                                              "--port", str(dport), *login, "--log-level", log_level], env)
         # the fleet starts once the ingest listens, so the first readings are not missed
         _wait_ingest(iport, 60, ingest_proc)
-        parts.start("sensors", ["sensors", *common, "--speed", str(speed), "--log-level", log_level])
+        args, env = common("twin-sensors")
+        parts.start("sensors", ["sensors", *args, "--speed", str(speed), "--log-level", log_level], env)
         _wait_port("127.0.0.1", dport, 60, dash_proc)
         dash_url = f"http://127.0.0.1:{dport}/"
         click.echo(f"{complex_.summary()}")
@@ -186,6 +259,9 @@ def demo(config: str, data_dir: str, broker: str | None, port: int, speed: float
         click.echo(f"broker:    {broker}")
         click.echo(f"historian: {historian}")
         click.echo(f"ingest:    http://127.0.0.1:{iport}/metrics  /health")
+        if auth is not None:
+            click.echo(f"accounts:  {auth.passwd.parent} (passwords in {auth.passwd.parent / 'secrets'}, mode 0600)")
+            click.echo(f"login:     user 'admin', password in {auth.admin_password_file}")
         click.echo("press Ctrl-C to stop" if duration is None else f"running for {duration:.0f} s")
         if not no_browser and duration is None:
             webbrowser.open(dash_url)
