@@ -7,7 +7,7 @@ import time
 
 import orjson
 
-from twin.codec import Codec
+from twin.codec import Codec, Reading
 from twin.config import load_complex
 from twin.historian import open_historian
 from twin.ingest.metrics import IngestMetrics
@@ -106,4 +106,50 @@ def test_a_batch_that_breaks_processing_is_quarantined_and_the_writer_lives(tmp_
     assert wr.acks == [1, 2]
     assert wr.historian.dead_letter_counts() == {"ingest_error": 1}
     assert wr.historian.counts() == {"alpha-smt-power": 1}
+    wr.close()
+
+
+class _LeakyCodec(Codec):
+    """Lets one reading through that the historian refuses for good (a codec gap, or a stricter historian)."""
+
+    def decode(self, topic, payload, now_ms):
+        if payload == b"poison":
+            out = super().decode(topic, _msg(0).payload, now_ms)
+            out.readings[:] = [Reading("x" * 2000, NOW - 1, 1.0)]  # longer than any sensor id may be
+            return out
+        return super().decode(topic, payload, now_ms)
+
+
+def test_a_message_the_historian_refuses_for_good_is_isolated_and_the_rest_stored(tmp_path):
+    wr = _Writer(tmp_path, codec=_LeakyCodec(TINY), batch=50)
+    msgs = [_msg(i) for i in range(1, 21)]
+    msgs[12] = _msg(13, payload=b"poison")
+    with wr.w._cond:  # one batch: the refused message sits among good ones
+        for m in msgs:
+            wr.w._queue.append(m)
+        wr.w._cond.notify_all()
+    wr.wait_acks(20)
+    assert wr.acks == list(range(1, 21))  # every message acknowledged, in order
+    assert wr.historian.counts() == {"alpha-smt-power": 19}
+    assert wr.historian.dead_letter_counts() == {"historian_refused": 1}
+    [letter] = wr.historian.dead_letters()
+    assert letter.payload == b"poison" and "longer than" in letter.detail
+    assert not wr.w.spool  # nothing spooled: refusing is not being down
+    assert wr.w.historian_down_since is None
+    wr.close()
+
+
+def test_refused_spooled_readings_become_dead_letters_and_the_spool_drains(tmp_path):
+    spool = Spool(tmp_path / "spool")
+    good = [Reading("alpha-smt-power", NOW - 100 + i, 5.0) for i in range(10)]
+    spool.append(good[:5] + [Reading("", NOW - 1, 1.0)] + good[5:], [])  # as if spooled while the historian was down
+    wr = _Writer(tmp_path)
+    deadline = time.monotonic() + 20
+    while wr.w.spool and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not wr.w.spool, "the spool never drained"
+    assert wr.historian.counts() == {"alpha-smt-power": 10}
+    assert wr.historian.dead_letter_counts() == {"historian_refused": 1}
+    [letter] = wr.historian.dead_letters()
+    assert letter.topic == "(spool)" and b'"sensor":""' in letter.payload
     wr.close()

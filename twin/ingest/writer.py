@@ -15,8 +15,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
+
 from twin.codec import Codec, Reading
-from twin.errors import HistorianError
+from twin.errors import HistorianError, HistorianUnavailable
 from twin.historian.base import DeadLetter, Historian
 from twin.ingest.metrics import IngestMetrics
 from twin.ingest.spool import Spool, SpoolFull
@@ -27,6 +29,16 @@ log = logging.getLogger(__name__)
 
 #: Readings per historian write when the spool is written back.
 DRAIN_CHUNK = 5000
+#: Dead-letter reason of a message whose readings the historian refuses for good.
+HISTORIAN_REFUSED = "historian_refused"
+
+
+class _Refused(Exception):
+    """The historian refused a write for a reason that retrying will not fix."""
+
+    def __init__(self, cause: HistorianError):
+        super().__init__(str(cause))
+        self.cause = cause
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +142,11 @@ class BatchWriter:
                     self._quarantine(batch, exc)
             elif self._stopping:
                 break
-            self._drain_spool()
+            try:
+                self._drain_spool()
+            except Exception:  # a bug must not stop the writer; the segment stays for the next try
+                log.exception("could not write back the spool")
+                self._retry_at = time.monotonic() + self.s.max_retry_s
         log.info("writer stopped; %d message(s) left unacknowledged", len(self._queue))
 
     def _take(self) -> list[Inbound]:
@@ -156,6 +172,7 @@ class BatchWriter:
         now = self.clock_ms()
         readings: list[Reading] = []
         letters: list[DeadLetter] = []
+        spans: list[tuple[int, int]] = []  # per message: where its readings and letters end
         decode = self.codec.decode
         rejected = self.metrics.rejected
         for m in batch:
@@ -167,15 +184,62 @@ class BatchWriter:
                 letters.append(
                     DeadLetter.make(m.received_ms, m.topic, m.payload, rej.reason.value, detail, rej.sensor_id)
                 )
+            spans.append((len(readings), len(letters)))
         self.metrics.received.inc(len(batch))
-        if not self._persist(readings, letters):
-            return  # stopping while nothing could take the batch: the broker redelivers
+        try:
+            if not self._persist(readings, letters):
+                return  # stopping while nothing could take the batch: the broker redelivers
+        except _Refused as exc:
+            log.warning("the historian refused a batch of %d message(s) (%s); finding the message(s) it refuses",
+                        len(batch), exc)
+            self._isolate(batch, readings, letters, spans)
+            return
         self._ack(batch)
+        self._observe_lag(readings)
+
+    def _observe_lag(self, readings: list[Reading]) -> None:
         if readings:
             lag = self.metrics.lag_seconds
             stored_ms = self.clock_ms()
             # one observation per batch keeps the hot path cheap: the newest reading's lag
             lag.observe(max(0.0, (stored_ms - max(r.ts_ms for r in readings)) / 1000))
+
+    def _isolate(
+        self, batch: list[Inbound], readings: list[Reading], letters: list[DeadLetter], spans: list[tuple[int, int]]
+    ) -> None:
+        """Store a refused batch in halves until the refused messages are alone; those become dead letters.
+
+        Good messages beside a bad one are stored and acknowledged as usual (log2 of the batch
+        size extra writes per refused message); a message refused on its own is kept whole
+        (payload, topic, the historian's reason) as a ``historian_refused`` dead letter.
+        """
+        starts = [(0, 0), *spans[:-1]]
+        stack = [(0, len(batch))]
+        while stack:
+            lo, hi = stack.pop()
+            r0, l0 = starts[lo]
+            r1, l1 = spans[hi - 1]
+            try:
+                ok = self._persist(readings[r0:r1], letters[l0:l1])
+            except _Refused as exc:
+                if hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    stack += [(mid, hi), (lo, mid)]  # first half first: keeps acknowledgement order
+                    continue
+                m = batch[lo]
+                log.error("the historian refuses a message on %s for good: %s; kept as a dead letter",
+                          m.topic[:200], exc)
+                self.metrics.rejected.labels(HISTORIAN_REFUSED).inc()
+                refused = DeadLetter.make(m.received_ms, m.topic, m.payload, HISTORIAN_REFUSED, str(exc))
+                try:
+                    ok = self._persist([], [refused])
+                except _Refused:
+                    log.exception("the historian refuses even the dead letter; the broker will redeliver it")
+                    ok = False
+            if not ok:
+                return  # stopping (or nothing takes it): unacknowledged, so the broker redelivers the rest
+            self._ack(batch[lo:hi])
+            self._observe_lag(readings[r0:r1])
 
     def _ack(self, batch: list[Inbound]) -> None:
         if self.ack_many is not None:
@@ -197,11 +261,15 @@ class BatchWriter:
             log.exception("could not keep %d message(s) as dead letters; the broker will redeliver them", len(batch))
 
     def _store(self, readings: list[Reading], letters: list[DeadLetter]) -> bool:
-        """Try the historian once; False (and a scheduled retry) if it failed."""
+        """Try the historian once; False (and a scheduled retry) if it is unavailable.
+
+        Raises :class:`_Refused` when it refuses the data for good (retrying would not help,
+        and spooling it would only block the spool behind it).
+        """
         t0 = time.perf_counter()
         try:
             self.historian.store(readings, letters)
-        except HistorianError as exc:  # unavailable (or worse): keep the data, try later
+        except HistorianUnavailable as exc:  # keep the data, try later
             if self.historian_down_since is None:
                 self.historian_down_since = time.monotonic()
                 log.warning("historian write failed, spooling: %s", exc)
@@ -209,6 +277,8 @@ class BatchWriter:
             self._retry_at = time.monotonic() + self._retry_delay
             self._retry_delay = min(self._retry_delay * 2, self.s.max_retry_s)
             return False
+        except HistorianError as exc:  # reachable, but this data will never be accepted
+            raise _Refused(exc) from exc
         self.metrics.write_seconds.observe(time.perf_counter() - t0)
         self.metrics.stored.inc(len(readings))
         if self.historian_down_since is not None:
@@ -222,7 +292,10 @@ class BatchWriter:
         return self.historian_down_since is None or time.monotonic() >= self._retry_at
 
     def _persist(self, readings: list[Reading], letters: list[DeadLetter]) -> bool:
-        """Make a batch durable somewhere. False only if stopping before anything took it."""
+        """Make a batch durable somewhere. False only if stopping before anything took it.
+
+        Raises :class:`_Refused` if the historian refuses the batch for good.
+        """
         if not readings and not letters:
             return True
         if self._historian_due() and self._store(readings, letters):
@@ -241,6 +314,37 @@ class BatchWriter:
                 return True
         return False
 
+    def _store_each(self, readings: list[Reading], letters: list[DeadLetter]) -> bool:
+        """Store one by one; what the historian refuses for good becomes a ``historian_refused`` dead letter.
+
+        Spooled records have lost their MQTT message, so a refused reading is kept as a dead
+        letter holding the reading itself as JSON. False if the historian became unavailable.
+        """
+        for reading in readings:
+            try:
+                if not self._store([reading], []):
+                    return False
+            except _Refused as exc:
+                self.metrics.rejected.labels(HISTORIAN_REFUSED).inc()
+                try:
+                    body = orjson.dumps({"sensor": reading.sensor_id, "ts": reading.ts_ms, "value": reading.value},
+                                        default=repr)
+                except (TypeError, orjson.JSONEncodeError):  # e.g. a lone surrogate in the id
+                    body = repr(tuple(reading)).encode("utf-8", "backslashreplace")
+                letter = DeadLetter.make(self.clock_ms(), "(spool)", body, HISTORIAN_REFUSED, str(exc))
+                try:
+                    if not self._store([], [letter]):
+                        return False
+                except _Refused:
+                    log.exception("the historian refuses a dead letter too; dropping spooled reading %r", reading)
+        for letter in letters:
+            try:
+                if not self._store([], [letter]):
+                    return False
+            except _Refused:
+                log.exception("the historian refuses a spooled dead letter from %s", letter.topic[:200])
+        return True
+
     def _drain_spool(self) -> None:
         """Write back one spooled segment, oldest first, when the historian is due."""
         if not self.spool or not self._historian_due():
@@ -257,8 +361,13 @@ class BatchWriter:
             readings.extend(r)
             letters.extend(d)
             if len(readings) + len(letters) >= DRAIN_CHUNK or i == len(records) - 1:
-                if not self._store(readings, letters):
-                    return  # retried later; rewrites of stored records are no-ops
+                try:
+                    if not self._store(readings, letters):
+                        return  # retried later; rewrites of stored records are no-ops
+                except _Refused as exc:
+                    log.warning("the historian refuses spooled data (%s); storing it record by record", exc)
+                    if not self._store_each(readings, letters):
+                        return
                 readings, letters = [], []
         self.spool.remove(path)
         self.metrics.spool_bytes.set(self.spool.bytes)
