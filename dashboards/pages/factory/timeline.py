@@ -114,6 +114,10 @@ def _local(ms: int, tz: tzinfo) -> str:
     return datetime.fromtimestamp(ms / 1000, tz).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
+def _short(iso: str) -> str:
+    return iso[5:19].replace("T", " ")  # "11-27 14:05:00"
+
+
 def timeline_figure(
     rows: Mapping[str, Sequence[Segment]],
     since_ms: int,
@@ -125,17 +129,21 @@ def timeline_figure(
     if not any(rows.values()):
         return empty_figure(message)
     labels = list(rows)
-    fig = go.Figure()
+    # Plain dicts, built without Plotly's per-property validation (the figure is ours and
+    # fixed in shape; validating thousands of bars took most of the callback's time).
+    traces = []
     for state, colour in STATE_COLOURS.items():
         segs = [(label, s) for label in labels for s in rows[label] if s.state == state]
         if not segs:
             continue
-        fig.add_trace(
-            go.Bar(
+        starts = [_local(s.start_ms, tz) for _, s in segs]
+        traces.append(
+            dict(
+                type="bar",
                 orientation="h",
                 name=state,
                 y=[label for label, _ in segs],
-                base=[_local(s.start_ms, tz) for _, s in segs],
+                base=starts,
                 x=[s.end_ms - s.start_ms for _, s in segs],
                 text=[state] * len(segs),
                 textposition="inside",
@@ -146,11 +154,11 @@ def timeline_figure(
                     line=dict(color="#1f2933", width=0.5),
                     pattern=dict(shape=_PATTERNS[state], fgcolor="#1f2933", fgopacity=0.35, size=6),
                 ),
-                customdata=[[_local(s.start_ms, tz)[11:19], _local(s.end_ms, tz)[11:19]] for _, s in segs],
+                customdata=[[_short(a), _short(_local(s.end_ms, tz))] for a, (_, s) in zip(starts, segs, strict=True)],
                 hovertemplate="%{y}: <b>" + state + "</b> %{customdata[0]} - %{customdata[1]}<extra></extra>",
             )
         )
-    fig.update_layout(
+    layout = dict(
         barmode="overlay",
         bargap=0.25,
         margin=dict(l=140, r=16, t=16, b=80),
@@ -167,4 +175,4 @@ def timeline_figure(
         yaxis=dict(categoryorder="array", categoryarray=labels[::-1], autorange=True),
         uirevision=f"timeline:{until_ms - since_ms}",
     )
-    return fig
+    return go.Figure(data=traces, layout=layout, _validate=False)
