@@ -28,9 +28,10 @@ from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
 from dashboards.context import DashboardContext
 from dashboards.data import HistorianSource
+from dashboards.pages.alarms.callbacks import banner, cue_keys
 from dashboards.pages.alarms.history import history_view
 from twin.alarms.journal import AlarmJournal
-from twin.alarms.records import AlarmEvent, event_to_dict
+from twin.alarms.records import AlarmEvent, alarm_to_dict, event_to_dict
 from twin.codec import Reading
 from twin.config import load_complex, tiny_config_path
 from twin.live import LiveTwin
@@ -302,3 +303,27 @@ def test_forged_history_calls_never_fail_and_tenants_get_nothing(journal, tmp_pa
     assert r.status_code == 403 and b"alm-" not in r.data
     r = app.server.test_client().post("/_dash-update-component", json=_history_body(ops))
     assert r.status_code == 401 and b"alm-" not in r.data
+
+
+# ---- the audible cue: what the browser beeps for ----------------------------------------------------
+
+
+def test_cue_keys_change_once_per_announcement(tmp_path: Path) -> None:
+    complex_ = load_complex(_config(tmp_path))
+    twin = LiveTwin(complex_, start_ms=T0)
+    twin.feed([Reading("beta-f1-gas", T0, 80.0)], T0)
+
+    def open_list() -> list[dict]:
+        return [alarm_to_dict(a) for a in twin.open_alarms()]
+
+    first = cue_keys(open_list())
+    leak = next(a for a in twin.open_alarms() if a.type == "gas_leak")
+    assert first == [f"{leak.id}@{T0}"]  # the critical gas leak; Beta's gas warning makes no sound
+    assert cue_keys(open_list()) == first  # the same list again: no new beep
+    twin.tick(T0 + complex_.alarms.renotify_s * 1000 + 1000)  # the live twin's reminder
+    reminder = cue_keys(open_list())
+    assert reminder != first and reminder[0].startswith(leak.id + "@")
+    twin.acknowledge(leak.id, "kim", T0 + 2 * H)
+    assert cue_keys(open_list()) == [] and banner(open_list()) == ("", "alarm-banner")
+    suppressed = {**alarm_to_dict(leak), "suppressed_by": "alm-99"}
+    assert cue_keys([suppressed]) == []  # a suppressed alarm does not need an operator

@@ -25,7 +25,7 @@ from dashboards.pages.alarms import ids
 from dashboards.pages.alarms.history import history_view
 from dashboards.pages.alarms.layout import SHELVE_OPTIONS
 
-__all__ = ["alarm_rows", "alarm_table", "act", "banner", "register", "waiting_critical"]
+__all__ = ["alarm_rows", "alarm_table", "act", "banner", "cue_keys", "register", "waiting_critical"]
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +103,25 @@ def alarm_table(ctx: DashboardContext, alarms: list[dict[str, Any]], actions: bo
 
 
 def waiting_critical(alarms: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Critical alarms nobody acknowledged or shelved: the banner shows them, the browser beeps for new ones."""
+    """Critical alarms that need an operator (not acknowledged, shelved or suppressed, docs/alarms.md)."""
     return [
-        a for a in alarms if a.get("severity") == "critical" and not a.get("acked_by") and not a.get("shelved_until_ms")
+        a
+        for a in alarms
+        if a.get("severity") == "critical"
+        and not a.get("acked_by")
+        and not a.get("shelved_until_ms")
+        and not a.get("suppressed_by")
     ]
+
+
+def cue_keys(alarms: list[dict[str, Any]]) -> list[str]:
+    """What the browser beeps for once each: ``id@notified_ms`` of the waiting critical alarms.
+
+    The live twin stamps ``notified_ms`` when it announces an alarm (raised, reactivated,
+    unsuppressed, unshelved, and its reminders every ``renotify_s`` while nobody acknowledges), so each
+    announcement beeps once and a refresh of the same list never does.
+    """
+    return [f"{a.get('id')}@{a.get('notified_ms') or 0}" for a in waiting_critical(alarms)]
 
 
 def banner(alarms: list[dict[str, Any]]) -> tuple[Any, str]:
@@ -168,8 +183,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         digest = hashlib.sha256(orjson.dumps(alarms, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
         if digest == shown:  # unchanged: keep the buttons under the operator's pointer
             return no_update, no_update, no_update, no_update, no_update
-        critical = [str(a.get("id")) for a in waiting_critical(alarms)]
-        return (alarm_rows(ctx, alarms), *banner(alarms), digest, critical)
+        return (alarm_rows(ctx, alarms), *banner(alarms), digest, cue_keys(alarms))
 
     # The beep is made in the browser (dashboards/assets/alarm_sound.js, Web Audio): once per
     # new critical alarm waiting for an operator, unless muted. No inline script (CSP).
