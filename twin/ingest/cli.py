@@ -36,8 +36,8 @@ def _default_client_id() -> str:
 @click.option("--group", envvar="TWIN_INGEST_GROUP", default="",
               help="Share the stream with every process of this group ($share/GROUP/..., MQTT 5). "
               "Default: a plain subscription for one worker, 'twin-ingest' with --workers > 1. "
-              "Shared subscriptions lost readings across a Mosquitto 2.0.11 restart in our tests "
-              "(docs/reliability.md). [env: TWIN_INGEST_GROUP]")
+              "Mosquitto 2.0.11 does not restore shared subscriptions after a restart: what is "
+              "published before the workers re-subscribe is lost (docs/reliability.md). [env: TWIN_INGEST_GROUP]")
 @click.option("--client-id", default=None, metavar="ID",
               help="Stable MQTT client id (default twin-ingest-HOSTNAME); worker i appends -i. "
               "The broker keeps this id's session, so a restarted worker gets what it missed.")
