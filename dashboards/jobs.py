@@ -61,6 +61,8 @@ ACTIVE_STATES = frozenset({"starting", "running"})
 FINAL_STATES = frozenset({"done", "failed", "cancelled"})
 #: Finished jobs older than this are removed when a new job starts.
 KEEP_FINISHED_S = 7 * 86400.0
+#: Reads of an empty /proc/PID/cmdline before a process counts as gone (see _process_alive).
+_CMDLINE_TRIES = 5
 #: Largest JSON file read back (a result of the demo complex is a few hundred KB).
 MAX_JSON_BYTES = 32 * 1024 * 1024
 
@@ -118,10 +120,17 @@ def _process_alive(pid: object, job_dir: Path) -> bool:
         return False
     cmdline = Path(f"/proc/{pid}/cmdline")
     if Path("/proc/self/cmdline").exists():
-        try:
-            text = cmdline.read_bytes()
-        except OSError:
-            return False
+        text = b""
+        for _ in range(_CMDLINE_TRIES):
+            try:
+                text = cmdline.read_bytes()
+            except OSError:
+                return False
+            if text:
+                break
+            # empty: a zombie, or a child in the middle of exec (Popen returns before the kernel
+            # has set up the new argv), so look again before calling it dead
+            time.sleep(0.01)
         if str(job_dir).encode() not in text:
             return False
         try:  # a zombie has a cmdline of "" on Linux, but check its state to be sure

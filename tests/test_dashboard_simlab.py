@@ -397,3 +397,18 @@ def test_start_forecast_checks_the_form_before_starting_a_job(tmp_path):
     assert not store.root.exists() or store.active() == []
     job, message = start_forecast(store, ctx, None, 4, None, 0, None)
     assert job is no_update and message == "not signed in"
+
+
+def test_a_runner_just_started_counts_as_alive(tmp_path):
+    """Popen returns before the kernel has set up the child's argv (its /proc cmdline reads
+    empty for a moment): a job checked right after its start must not look dead."""
+    from dashboards.jobs import _process_alive
+
+    for _ in range(20):
+        p = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", str(tmp_path)])
+        try:
+            assert _process_alive(p.pid, tmp_path)
+        finally:
+            p.kill()
+            p.wait()
+        assert not _process_alive(p.pid, tmp_path)
