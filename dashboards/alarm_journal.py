@@ -88,13 +88,32 @@ class JournalHistory:
                 f.seek(self._offset)
 
     def _apply(self, data: bytes) -> None:
-        events = []
+        # Only the last event of each alarm in the chunk matters (it carries the whole alarm
+        # after its transition), so only that one is turned into an Alarm: several times fewer
+        # conversions, since an alarm has a handful of events (raised, acked, cleared, ...).
+        latest: dict[str, object] = {}  # alarm id -> its last event, in order of first appearance
         for line in data.splitlines():
             if not line.strip():
                 continue
             try:
-                events.append(event_from_dict(orjson.loads(line)))
-            except (orjson.JSONDecodeError, RecordError) as exc:
-                self.skipped += 1
-                log.warning("%s: skipping an unreadable event: %s", self.path, exc)
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                self._skip(exc)
+                continue
+            alarm = doc.get("alarm") if isinstance(doc, dict) else None
+            alarm_id = alarm.get("id") if isinstance(alarm, dict) else None
+            if not isinstance(alarm_id, str):
+                self._skip("no alarm id")
+                continue
+            latest[alarm_id] = doc
+        events = []
+        for doc in latest.values():
+            try:
+                events.append(event_from_dict(doc))
+            except RecordError as exc:
+                self._skip(exc)
         self._index.apply(events)
+
+    def _skip(self, why: object) -> None:
+        self.skipped += 1
+        log.warning("%s: skipping an unreadable event: %s", self.path, why)
