@@ -337,3 +337,21 @@ def test_http_operator_opens_any_factory_and_anonymous_gets_nothing(app) -> None
     anonymous = app.server.test_client()
     r = anonymous.post("/_dash-update-component", json=_machines_body(ops, "?id=alpha-f1"))
     assert r.status_code == 401 and b"alpha-smt" not in r.data
+
+
+def test_factory_alarm_tile_counts_its_own_alarms_and_names_a_disaster_in_its_zone() -> None:
+    from dashboards.kpi_tiles import TileState
+    from dashboards.pages.factory.view import factory_tiles
+
+    f = TINY.factories["alpha-f1"]
+    own = {"id": "1", "severity": "minor", "state": "active_unack", "zones": ["A"], "factory": "alpha-f1"}
+    other = {"id": "2", "severity": "critical", "state": "active_unack", "zones": ["B"], "factory": "beta-f1"}
+    tiles = {t.key: t for t in factory_tiles(TINY, f, latest={}, alarms=[own, other], now_ms=NOW)}
+    assert tiles["alarms"].value == "1" and tiles["alarms"].state is TileState.WARN
+    flood = {"id": "3", "severity": "critical", "state": "active_unack", "zones": ["A"], "type": "flood",
+             "disaster": True, "factory": None}
+    tiles = {t.key: t for t in factory_tiles(TINY, f, latest={}, alarms=[own, flood, "junk"], now_ms=NOW)}
+    assert tiles["alarms"].value == "1" and tiles["alarms"].state is TileState.ALARM
+    assert tiles["alarms"].detail.startswith("zone A: CRITICAL · FLOOD · 2 alarms")  # the zone: both
+    tiles = {t.key: t for t in factory_tiles(TINY, f, latest=None, alarms=None, now_ms=NOW, alarms_problem="down")}
+    assert all(t.value == "no data" for t in tiles.values()) and tiles["alarms"].detail == "down"

@@ -9,7 +9,7 @@ same (nothing), so a tenant cannot even learn which ids exist.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,6 +26,7 @@ from dashboards.kpi_tiles import (
     throughput_tile,
 )
 from dashboards.pages.factory.timeline import UNKNOWN, state_name
+from dashboards.sitemap import zone_alarms
 from twin.codec import Reading
 from twin.model import Complex, Factory, Machine, Sensor
 
@@ -171,5 +172,9 @@ def factory_tiles(
     else:
         kpis = [tile(latest, now_ms, clock, "factory", f.id) for tile in (oee_tile, throughput_tile, energy_tile)]
     own = factory_alarms(f, alarms) if alarms is not None else None
-    return [*kpis, alarms_tile(own, alarms_problem), stale_tile(sensors, latest, now_ms, historian_problem)]
+    alarm = alarms_tile(own, alarms_problem)
+    zone = zone_alarms(alarms or [], [f.zone]).get(f.zone)
+    if zone is not None and zone.disasters:  # a disaster in its zone hits the factory too
+        alarm = replace(alarm, detail=f"zone {f.zone}: {zone.label()} · {alarm.detail}", state=TileState.ALARM)
+    return [*kpis, alarm, stale_tile(sensors, latest, now_ms, historian_problem)]
 
