@@ -101,9 +101,11 @@ def test_journal_is_read_incrementally_and_torn_lines_wait(journal, tmp_path: Pa
         f.write(line[:20])  # a line being written: not read yet
     assert len(history.alarms()) == 3
     with path.open("ab") as f:
-        f.write(line[20:] + b"\n" + b"{garbage\n")
+        f.write(
+            line[20:] + b"\n" + b"{garbage\n" + b'{"alarm": {"id": 5}}\n' + b'{"v": 1, "alarm": {"id": "alm-77"}}\n'
+        )
     alarms = history.alarms()
-    assert len(alarms) == 4 and history.skipped == 1  # the garbage line is logged and skipped
+    assert len(alarms) == 4 and history.skipped == 3  # unreadable lines are logged and skipped
 
 
 def test_replaced_journal_is_read_again(journal, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
