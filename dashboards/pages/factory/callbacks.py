@@ -194,7 +194,7 @@ def refresh_timeline(
     bars = sum(len(v) for v in rows.values())
     missing = len(machines) - len(with_sensor)
     status = f"{bars} segments ({_duration(every)} windows) over {label}"
-    status += f"; a gap: no state reading for {SILENCE_PERIODS} periods"
+    status += f"; blank: no state reading for {SILENCE_PERIODS} periods"
     if missing:
         status += f"; {missing} machine(s) without a state sensor not shown"
     return timeline_figure(rows, since, until, ctx.tz), status
