@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -329,3 +329,43 @@ def test_cue_keys_change_once_per_announcement(tmp_path: Path) -> None:
     assert cue_keys(open_list()) == [] and banner(open_list()) == ("", "alarm-banner")
     suppressed = {**alarm_to_dict(leak), "suppressed_by": "alm-99"}
     assert cue_keys([suppressed]) == []  # a suppressed alarm does not need an operator
+
+
+# ---- configuration: --alarm-journal and TWIN_ALARM_JOURNAL ---------------------------------------------
+
+
+def test_alarm_journal_flag_rejects_a_directory(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dashboards.cli import dashboard
+
+    r = CliRunner().invoke(
+        dashboard,
+        ["--historian", "sqlite://" + str(tmp_path / "h.db"), "--config", "tiny", "--alarm-journal", str(tmp_path)],
+    )
+    assert r.exit_code == 2 and "--alarm-journal" in r.output and "directory" in r.output
+
+
+def test_wsgi_factory_reads_the_journal_from_the_environment(journal, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from dashboards.wsgi import wsgi_app
+
+    _, path = journal
+    monkeypatch.setenv("TWIN_HISTORIAN", "sqlite://" + str(tmp_path / "h.db"))
+    monkeypatch.setenv("TWIN_CONFIG", str(_config(tmp_path)))
+    monkeypatch.setenv("TWIN_ALARM_JOURNAL", str(path))
+    monkeypatch.delenv("TWIN_DASHBOARD_USERS", raising=False)  # open local mode: the local admin
+    client = wsgi_app().test_client()
+    day = datetime.fromtimestamp(T0 / 1000, UTC).date()
+    # explicit days around the events: the result does not depend on today's date
+    body = _history_body(
+        client,
+        **{
+            "alarms-history-dates.start_date": str(day - timedelta(days=2)),
+            "alarms-history-dates.end_date": str(day + timedelta(days=2)),
+        },
+    )
+    r = client.post("/_dash-update-component", json=body)
+    assert r.status_code == 200 and b"history-row-alm-1" in r.data
+    monkeypatch.setenv("TWIN_ALARM_JOURNAL", str(tmp_path / "missing" / "alarms.jsonl"))
+    r = wsgi_app().test_client().post("/_dash-update-component", json=body)
+    assert r.status_code == 200 and b"not found" in r.data and b"history-row" not in r.data
