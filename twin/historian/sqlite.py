@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from itertools import repeat
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 
@@ -173,6 +174,15 @@ def _placeholders(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _readonly_uri(path: Path) -> str:
+    """A read-only SQLite URI for ``path``: absolute, one leading slash (``//x`` would read as a
+    host), and percent-encoded so ``?``, ``#`` and ``%`` in a directory name stay part of the path."""
+    absolute = str(path.absolute())
+    if absolute.startswith("//"):
+        absolute = "/" + absolute.lstrip("/")
+    return f"file:{quote(absolute)}?mode=ro"
+
+
 class SqliteHistorian(RollupHistorian):
     """A historian in one SQLite file.
 
@@ -199,7 +209,7 @@ class SqliteHistorian(RollupHistorian):
         self._log_cache: dict[int, LogEntry] = {}  # decoded rows of the recent log, by seq
         try:
             if readonly:
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+                self._db = sqlite3.connect(_readonly_uri(self.path), uri=True, check_same_thread=False, timeout=10)
                 self._check_schema()
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
