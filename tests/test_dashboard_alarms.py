@@ -157,3 +157,17 @@ def test_a_closed_feed_does_not_reconnect(ctx: DashboardContext) -> None:
     ctx.alarms.close()
     with pytest.raises(AlarmsUnavailable, match="shutting down"):
         ctx.alarms.open_alarms()
+
+
+def test_console_map_outlines_the_zones_of_active_alarms(ctx: DashboardContext) -> None:
+    from dashboards.pages.alarms.callbacks import alarm_map
+
+    zone = ctx.complex.zones[0].id
+    plain = alarm_map(ctx, [])
+    fig = alarm_map(ctx, [_a("alm-9", "critical", 1, zones=[zone], disaster=True, type="fire"),
+                          _a("alm-8", "major", 1, zones=["no-such-zone", 7]),  # unknown or malformed: ignored
+                          _a("alm-7", "critical", 1, zones=[zone], state="cleared_unack")])  # cleared: not shown
+    texts = [a.text for a in fig.layout.annotations]
+    assert any("CRITICAL" in t and "FIRE" in t.upper() and "1 alarm" in t for t in texts), texts
+    assert len(fig.layout.annotations) == len(plain.layout.annotations) + 1
+    assert len(fig.layout.shapes) >= len(plain.layout.shapes)

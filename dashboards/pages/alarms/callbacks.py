@@ -24,8 +24,9 @@ from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
 from dashboards.pages.alarms.history import history_view
 from dashboards.pages.alarms.layout import SHELVE_OPTIONS
+from dashboards.sitemap import site_map_figure, zone_alarms
 
-__all__ = ["alarm_rows", "alarm_table", "act", "banner", "cue_keys", "register", "waiting_critical"]
+__all__ = ["alarm_map", "alarm_rows", "alarm_table", "act", "banner", "cue_keys", "register", "waiting_critical"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,11 @@ def act(
     return f"{action} {alarm}: refused ({reply.get('error')}: {reply.get('detail', '')})"
 
 
+def alarm_map(ctx: DashboardContext, alarms: list[Any]) -> Any:
+    """The site map with every zone that has an active alarm outlined and labelled (severity, type)."""
+    return site_map_figure(ctx.site, alarmed=zone_alarms(alarms, (z.id for z in ctx.complex.zones)))
+
+
 def register(app: Dash, ctx: DashboardContext) -> None:
     @app.callback(
         Output(ids.TABLE, "children"),
@@ -171,6 +177,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Output(ids.BANNER, "className"),
         Output(ids.DIGEST, "data"),
         Output(ids.CRITICAL, "data"),
+        Output(ids.MAP, "figure"),
         Input(ids.TICK, "n_intervals"),
         State(ids.DIGEST, "data"),
     )
@@ -179,11 +186,12 @@ def register(app: Dash, ctx: DashboardContext) -> None:
             alarms = ctx.alarms.open_alarms()
         except AlarmsUnavailable as exc:
             log.warning("alarm console: %s", exc)
-            return html.P(f"Alarms unavailable: {exc}", className="status"), "", "alarm-banner", None, []
+            return (html.P(f"Alarms unavailable: {exc}", className="status"), "", "alarm-banner", None, [],
+                    no_update)
         digest = hashlib.sha256(orjson.dumps(alarms, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
         if digest == shown:  # unchanged: keep the buttons under the operator's pointer
-            return no_update, no_update, no_update, no_update, no_update
-        return (alarm_rows(ctx, alarms), *banner(alarms), digest, cue_keys(alarms))
+            return no_update, no_update, no_update, no_update, no_update, no_update
+        return (alarm_rows(ctx, alarms), *banner(alarms), digest, cue_keys(alarms), alarm_map(ctx, alarms))
 
     # The beep is made in the browser (dashboards/assets/alarm_sound.js, Web Audio): once per
     # new critical alarm waiting for an operator, unless muted. No inline script (CSP).

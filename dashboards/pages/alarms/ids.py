@@ -8,6 +8,7 @@ SHELVE_FOR = "alarms-shelve-for"
 STATUS = "alarms-status"
 #: Pattern-matching id type of the per-alarm buttons: {"type": ACTION, "action": ..., "alarm": id}.
 ACTION = "alarms-action"
+MAP = "alarms-map"  # dcc.Graph: the site map with the zones of active alarms highlighted
 DIGEST = "alarms-digest"  # dcc.Store: digest of the list shown, so an unchanged list is not re-drawn
 #: Audible cue: ids of critical alarms waiting for an operator (server), those already announced
 #: (browser, session storage), the mute toggle and what the sound is doing.

@@ -8,6 +8,7 @@ from dashboards.alarm_feed import SEVERITY_ORDER
 from dashboards.alarm_history import DEFAULT_RANGE, HISTORY_RANGES
 from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
+from dashboards.sitemap import site_map_figure
 
 __all__ = ["HISTORY_REFRESH_MS", "REFRESH_MS", "SHELVE_OPTIONS", "history_section", "layout"]
 
@@ -115,6 +116,13 @@ def layout(ctx: DashboardContext) -> html.Div:
                     ),
                     html.Div(id=ids.STATUS, className="status", role="status"),
                     html.Div(id=ids.TABLE),
+                ],
+            ),
+            html.Section(
+                className="card alarm-map",
+                children=[
+                    html.H2("Affected zones"),
+                    dcc.Graph(id=ids.MAP, figure=site_map_figure(ctx.site), config={"displayModeBar": False}),
                 ],
             ),
             history_section(ctx),
