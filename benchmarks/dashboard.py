@@ -136,6 +136,8 @@ def _signals(complex_path: Path, ids: list[str]) -> tuple[np.ndarray, np.ndarray
 
 def readings(ids: list[str], shape: tuple, since_ms: int, until_ms: int, seed: int) -> list[Reading]:
     """1 Hz readings of every sensor in ``[since, until)``: a daily swing plus noise, states 0-4."""
+    if not ids:
+        return []
     lo, span, state = shape
     secs = np.arange(since_ms - since_ms % 1000 + (1000 if since_ms % 1000 else 0), until_ms, 1000, dtype=np.int64)
     n, k = len(ids), len(secs)
