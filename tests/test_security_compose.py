@@ -145,3 +145,35 @@ def test_without_generated_files_only_services_and_no_tls(tmp_path):
     assert (tmp_path / "tmpfs" / "conf.d" / "tls.conf").read_text() == ""
     users = re.findall(r"^([^:]+):", (tmp_path / "tmpfs" / "passwd").read_text(), re.M)
     assert sorted(users) == sorted(COMPOSE_USERS)
+
+
+@pytest.mark.mosquitto
+def test_broker_healthcheck_logs_in_without_its_password_on_a_command_line(stack_broker, tmp_path):
+    """The compose healthcheck, run by sh as Docker runs CMD-SHELL, against the stack's broker."""
+    import yaml
+
+    plain = stack_broker[0]
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    test = compose["services"]["mosquitto"]["healthcheck"]["test"]
+    assert test[0] == "CMD-SHELL"
+    script = test[1].replace("$$", "$").replace("-p 1883", f"-p {plain}")  # compose unescapes $$
+    # a mosquitto_sub first on PATH that records its argv, then runs the real one
+    spy_dir = tmp_path / "spy"
+    spy_dir.mkdir()
+    argv_log = tmp_path / "argv.log"
+    (spy_dir / "mosquitto_sub").write_text(
+        f'#!/bin/sh\nprintf "%s\\n" "$*" >> {argv_log}\nexec {require_binary("mosquitto_sub")} "$@"\n'
+    )
+    (spy_dir / "mosquitto_sub").chmod(0o755)
+    env = {**os.environ, "PATH": f"{spy_dir}:{os.environ['PATH']}"}
+    good = ENV_PASSWORDS["TWIN_MQTT_HEALTH_PASSWORD"]
+    ok = subprocess.run(["sh", "-c", script], env={**env, "TWIN_MQTT_HEALTH_PASSWORD": good},
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    bad = subprocess.run(["sh", "-c", script], env={**env, "TWIN_MQTT_HEALTH_PASSWORD": "wrong-password"},
+                         capture_output=True, text=True, timeout=30)
+    assert bad.returncode != 0  # the check really logs in: a wrong password fails it
+    calls = argv_log.read_text().splitlines()
+    assert len(calls) == 2 and all("127.0.0.1" in c for c in calls)
+    assert not any(good in c or "wrong-password" in c for c in calls), calls
+    assert not [p for p in Path("/tmp").glob("tmp*/mosquitto_sub") if good in p.read_text(errors="replace")]
