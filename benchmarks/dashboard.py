@@ -205,7 +205,8 @@ def store_range(
 ) -> int:
     """Store 1 Hz readings of ``ids`` (and the minute KPIs) over ``[since, until)`` in one-hour
     batches; readings stored."""
-    total = len(ids) * max(0, (until_ms - since_ms) // 1000)
+    seconds = max(0, (until_ms - since_ms) // 1000)
+    total = len(ids) * seconds + len(kpis) * (seconds // 60)  # for the progress bar
     stored = 0
     h = open_historian(url)
     try:
