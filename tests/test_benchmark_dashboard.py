@@ -34,8 +34,8 @@ def test_fill_and_trend_callbacks_on_a_tiny_historian(tmp_path: Path) -> None:
 
     # the keys other tools read, nested and flat
     assert set(result["page_load_s"]) == {"operations", "alarms", "tenant", "simulation"}
-    assert set(result["trend_p95_ms"]) == {"15m", "24h", "7d"}
-    for key in ("15m", "24h", "7d"):
+    assert set(result["trend_p95_ms"]) == {"15m", "24h", "7d", "30d"}
+    for key in ("15m", "24h", "7d", "30d"):
         assert result["trend_p95_ms"][key] > 0
         assert result[f"trend_p95_ms.{key}"] == result["trend_p95_ms"][key]
         assert 0 < result["trend_points_max"][key] <= MAX_POINTS
