@@ -325,13 +325,13 @@ class Services:
         raise SystemExit("twin dashboard did not answer /health within 120 s")
 
     def stop(self) -> None:
-        for proc in (self.dashboard,):
-            if proc is not None and proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+        proc = self.dashboard
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         if self.live is not None and self.live.alive():
             self.live.stop()
         if self.broker is not None:
@@ -707,11 +707,11 @@ def main(argv: list[str] | None = None) -> dict:
             results[f"{group}.{k}"] = v
 
     print()
-    print(f"{'page':14}{'cold s (median)':>18}{'cold runs':>28}{'warm s':>10}")
+    print(f"{'page':14}{'cold s (median)':>18}{'cold runs':>40}{'warm s':>10}")
     for p in [*pages, "baseline"] if pages else []:
         runs = ", ".join("-" if x is None else f"{x:.2f}" for x in loads[p])
         shown = "missing" if p in missing else results["page_load_s"].get(p, results["page_load_baseline_s"])
-        print(f"{p:14}{shown!s:>18}{runs:>28}{results['page_load_warm_s'].get(p)!s:>10}")
+        print(f"{p:14}{shown!s:>18}{runs:>40}{results['page_load_warm_s'].get(p)!s:>10}")
     print()
     print(f"{'trend':8}{'p50 ms':>10}{'p95 ms':>10}{'points':>9}{'KB':>8}{'raw p50 ms':>12}{'raw pts':>10}{'ratio':>8}")
     for k in TREND_RANGES:
