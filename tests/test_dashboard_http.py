@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -144,7 +146,9 @@ def test_trend_callback_over_http_returns_stored_data(server: Server) -> None:
     assert status == 200, body
     fig = body["response"]["overview-trend"]["figure"]
     mean = next(t for t in fig["data"] if t["name"] == "mean")
-    assert set(mean["y"]) == {4.0, 5.0, 6.0}
+    y = mean["y"]  # numpy columns travel as plotly's base64 typed arrays
+    values = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist() if "bdata" in y else y
+    assert set(values) == {4.0, 5.0, 6.0}
     assert fig["layout"]["yaxis"]["title"]["text"] == "power [kW]"
 
 
