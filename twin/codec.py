@@ -145,6 +145,9 @@ def _ts_to_ms(ts: Any) -> int | str:
 class Codec:
     """Decodes telemetry for one complex; build once, call :meth:`decode` per message."""
 
+    #: Plain valid readings take a short path (:meth:`_plain`); False sends all through :meth:`_one`.
+    _fast = True
+
     def __init__(self, complex_: Complex, limits: Limits | None = None):
         self.limits = limits or Limits()
         # sensor id -> (owner, device, low, high, unit): everything the hot path needs
@@ -153,6 +156,15 @@ class Codec:
             for sid, i in complex_.sensors.items()
         }
         self._devices = set(complex_.devices)
+        # The fast path: one canonical (owner, device) tuple per device, so that a sensor's
+        # device is checked by identity; sensor id -> (device tuple, low, high).
+        canon = {d: d for d in complex_.devices}
+        self._canon = canon
+        self._fast_meta = {
+            sid: (canon[(i.owner, i.device)], i.sensor.range[0], i.sensor.range[1])
+            for sid, i in complex_.sensors.items()
+            if (i.owner, i.device) in canon
+        }
         # telemetry topic -> (owner, device), for the config's own devices only (so bounded)
         self._topics: dict[str, tuple[str, str]] = {}
 
@@ -163,10 +175,11 @@ class Codec:
         where = parse_telemetry_topic(topic)
         if where is None:
             return Rejection(Reason.BAD_TOPIC, "expected twin/v1/{owner}/{device}/telemetry")
-        if where not in self._devices:
+        canonical = self._canon.get(where)
+        if canonical is None:
             return Rejection(Reason.BAD_TOPIC, f"no device {where[1]!r} of owner {where[0]!r} in the config")
-        self._topics[topic] = where
-        return where
+        self._topics[topic] = canonical
+        return canonical
 
     def decode(self, topic: str, payload: bytes, now_ms: int) -> Decoded:
         out = Decoded()
@@ -194,7 +207,7 @@ class Codec:
         earliest = now_ms - lim.max_past_s * 1000
         latest = now_ms + lim.max_future_s * 1000
         if items is _MISSING:
-            reading = self._plain(doc, where, earliest, latest)
+            reading = self._plain(doc, where, earliest, latest) if self._fast else None
             if reading is None:
                 self._one(doc, where, now_ms, None, out)
             else:
@@ -210,15 +223,29 @@ class Codec:
                 Rejection(Reason.BATCH_TOO_LARGE, f"{len(items)} readings > limit {lim.max_batch}")
             )
             return out
-        plain = self._plain
+        # The batch loop carries the fast path of :meth:`_plain` inline (a gateway's batch is
+        # the hottest loop of the ingest); anything it does not accept goes through _one.
+        fast = self._fast
+        meta_of = self._fast_meta.get
         append = out.readings.append
         for i, item in enumerate(items):
+            if type(item) is dict and fast and len(item) == 3:
+                ts = item.get("ts")
+                value = item.get("value")
+                sid = item.get("sensor")
+                if type(ts) is int and earliest <= ts <= latest and type(sid) is str:
+                    meta = meta_of(sid)
+                    if meta is not None and meta[0] is where:
+                        tv = type(value)
+                        if tv is float:
+                            if meta[1] <= value <= meta[2]:
+                                append(Reading(sid, ts, value))
+                                continue
+                        elif tv is int and -_INT_EXACT <= value <= _INT_EXACT and meta[1] <= value <= meta[2]:
+                            append(Reading(sid, ts, float(value)))
+                            continue
             if isinstance(item, dict):
-                reading = plain(item, where, earliest, latest)
-                if reading is None:
-                    self._one(item, where, now_ms, i, out)
-                else:
-                    append(reading)
+                self._one(item, where, now_ms, i, out)
             else:
                 out.rejections.append(Rejection(Reason.BAD_SCHEMA, "a reading must be an object", index=i))
         return out
@@ -241,8 +268,8 @@ class Codec:
         tv = type(value)
         if tv is not float and (tv is not int or not -_INT_EXACT <= value <= _INT_EXACT):
             return None
-        meta = self._sensors.get(sid) if type(sid) is str else None
-        if meta is None or meta[0] != where[0] or meta[1] != where[1] or not meta[2] <= value <= meta[3]:
+        meta = self._fast_meta.get(sid) if type(sid) is str else None
+        if meta is None or meta[0] is not where or not meta[1] <= value <= meta[2]:
             return None
         return Reading(sid, ts, float(value))
 
