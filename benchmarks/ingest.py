@@ -7,6 +7,8 @@ Measures, with zero loss required:
 - single_mqtt311: the single case with MQTT 3.1.1
 - paced:    single readings offered at a fixed rate below saturation (--paced-rate), so the
             p50/p99 latency is the pipeline's own, not queueing behind a backlog
+- single_drain / batched_drain: the same loads queued in the ingest's broker session first
+            and then drained, so the publishers do not share the 2 cores with the ingest
 
 The load comes from several `mosquitto_pub -l` processes (C clients), so the
 generator is not the bottleneck; the offered rate is reported beside the stored
@@ -228,6 +230,82 @@ def _feed(proc: subprocess.Popen, path: Path, rate: float, t0: float) -> None:
         proc.stdin.close()
 
 
+def start_ingest(work: Path, port: int, db: Path, http: int, workers: int, protocol: str = "5") -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "twin", "ingest", "--broker", f"mqtt://127.0.0.1:{port}?protocol={protocol}",
+         "--historian", f"sqlite://{db}", "--config", "demo", "--spool-dir", str(work / "spool"),
+         "--http-port", str(http), "--workers", str(workers), "--client-id", "bench-ingest",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def run_drain_case(work: Path, complex_, messages: int, per_message: int, workers: int) -> dict:
+    """The ingest's own capacity: the load is queued in its broker session first, then drained.
+
+    On 2 cores the publishers and the broker take CPU from the ingest while they publish; here
+    they are done before the ingest starts, so the rate is what the ingest alone sustains.
+    Measured from the first stored reading to the last.
+    """
+    mq, port = start_mosquitto(work)
+    db = work / "h.db"
+    http = free_port()
+    base_ts = time.time_ns() // 1_000_000 - 86_400_000
+    load = make_load(work, complex_, messages, per_message, base_ts)
+    total = sum(n for _, _, n in load)
+    try:
+        ing = start_ingest(work, port, db, http, workers)  # creates the persistent session
+        for w in range(workers):
+            wait_ingest_connected(http + w, ing)
+        stop_process(ing)  # leaves cleanly; the broker queues for the session from now on
+        procs, _ = run_publishers(port, load)
+        for p in procs:
+            p.wait(600)
+        ing = start_ingest(work, port, db, http, workers)
+        ingest_procs: list[psutil.Process] = []
+        first: tuple[float, int] | None = None
+        stored, peak_rss = 0, 0.0
+        deadline = time.monotonic() + 600
+        try:
+            while time.monotonic() < deadline and stored < total:
+                try:
+                    stored = int(sum(metric(http + w, "twin_ingest_readings_stored_total") for w in range(workers)))
+                except OSError:
+                    stored = 0  # not listening yet
+                now = time.perf_counter()
+                if first is None and stored > 0:
+                    first = (now, stored)
+                    ingest_procs = [psutil.Process(ing.pid)] + psutil.Process(ing.pid).children()
+                for p in ingest_procs:
+                    try:
+                        peak_rss = max(peak_rss, p.memory_info().rss / 2**20)
+                    except psutil.Error:
+                        pass
+                time.sleep(0.02)
+            end = time.perf_counter()
+        finally:
+            stop_process(ing)
+        bench_rows = count_rows(db)
+        t_first, n_first = first or (end, 0)
+        return {
+            "readings": total,
+            "readings_per_s": round((total - n_first) / max(end - t_first, 1e-6)),
+            "lost": max(0, total - bench_rows),
+            "peak_rss_mb": round(peak_rss, 1),
+        }
+    finally:
+        mq.terminate()
+        mq.wait(10)
+
+
 def run_ingest_case(
     work: Path, complex_, messages: int, per_message: int, workers: int, protocol: str = "5",
     rate: float | None = None,
@@ -238,13 +316,7 @@ def run_ingest_case(
     base_ts = time.time_ns() // 1_000_000 - 86_400_000
     load = make_load(work, complex_, messages, per_message, base_ts)
     total = sum(n for _, _, n in load)
-    ing = subprocess.Popen(
-        [sys.executable, "-m", "twin", "ingest", "--broker", f"mqtt://127.0.0.1:{port}?protocol={protocol}",
-         "--historian", f"sqlite://{db}", "--config", "demo", "--spool-dir", str(work / "spool"),
-         "--http-port", str(http), "--workers", str(workers), "--client-id", "bench-ingest",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    ing = start_ingest(work, port, db, http, workers, protocol)
     try:
         for w in range(workers):
             wait_ingest_connected(http + w, ing)
@@ -283,11 +355,7 @@ def run_ingest_case(
             "peak_rss_mb": round(peak_rss, 1),
         }
     finally:
-        ing.terminate()
-        try:
-            ing.wait(60)
-        except subprocess.TimeoutExpired:
-            ing.kill()
+        stop_process(ing)
         mq.terminate()
         mq.wait(10)
 
@@ -358,22 +426,33 @@ def median_of(runs: list[dict]) -> dict:
 
 
 def main() -> None:
+    global PUBLISHERS
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--messages", type=int, default=150_000, help="single-reading messages per run")
     ap.add_argument("--batched-messages", type=int, default=20_000, help="50-reading messages per run")
     ap.add_argument("--baseline-messages", type=int, default=40_000)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--publishers", type=int, default=PUBLISHERS,
+                    help="mosquitto_pub processes offering the load (each on its own device topic)")
+    ap.add_argument("--cases", default="baseline,single,batched,single_mqtt311,paced,single_drain,batched_drain",
+                    help="comma-separated cases to run (default: all)")
     ap.add_argument("--paced-rate", type=float, default=5000,
                     help="single-reading messages/s offered in the paced case (latency below saturation)")
     ap.add_argument("--paced-seconds", type=float, default=20)
     ap.add_argument("--json", action="store_true", help="end with one JSON line of results")
     args = ap.parse_args()
+    PUBLISHERS = args.publishers
+    if not 1 <= PUBLISHERS <= 40:
+        ap.error("--publishers must be between 1 and 40")
     complex_ = load_complex("demo")
-    cases = ("baseline", "single", "batched", "single_mqtt311", "paced")
+    cases = ("baseline", "single", "batched", "single_mqtt311", "paced", "single_drain", "batched_drain")
+    chosen = [c.strip() for c in args.cases.split(",") if c.strip()]
+    if not chosen or set(chosen) - set(cases):
+        ap.error(f"--cases: choose from {', '.join(cases)}")
     results: dict[str, list[dict]] = {c: [] for c in cases}
     for run in range(args.runs):
-        for case in cases:
+        for case in (c for c in cases if c in chosen):
             with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
                 work = Path(tmp)
                 if case == "baseline":
@@ -382,6 +461,10 @@ def main() -> None:
                     r = run_ingest_case(work, complex_, args.messages, 1, args.workers)
                 elif case == "single_mqtt311":
                     r = run_ingest_case(work, complex_, args.messages, 1, args.workers, protocol="3.1.1")
+                elif case == "single_drain":
+                    r = run_drain_case(work, complex_, args.messages, 1, args.workers)
+                elif case == "batched_drain":
+                    r = run_drain_case(work, complex_, args.batched_messages, 50, args.workers)
                 elif case == "paced":
                     r = run_ingest_case(work, complex_, int(args.paced_rate * args.paced_seconds), 1, args.workers,
                                         rate=args.paced_rate)
@@ -389,22 +472,29 @@ def main() -> None:
                     r = run_ingest_case(work, complex_, args.batched_messages, 50, args.workers)
             results[case].append(r)
             print(f"run {run + 1}/{args.runs} {case:<8} {r}", file=sys.stderr, flush=True)
-    single, batched, baseline, single311, paced = (median_of(results[k]) for k in cases[1:3] + cases[0:1] + cases[3:])
+    single, batched, baseline, single311, paced, single_drain, batched_drain = (
+        median_of(results[k]) if results[k] else None for k in cases[1:3] + cases[0:1] + cases[3:])
     summary = {
         "single": single,
+        "single_drain": single_drain,
+        "batched_drain": batched_drain,
         "single_mqtt311": single311,
         "paced": paced,
         "batched": batched,
         "baseline": baseline,
-        "ratio_single_vs_baseline": round(single["readings_per_s"] / baseline["readings_per_s"], 1),
-        "peak_rss_mb": max(single["peak_rss_mb"], batched["peak_rss_mb"]),
+        "ratio_single_vs_baseline": (
+            round(single["readings_per_s"] / baseline["readings_per_s"], 1) if single and baseline else None),
+        "peak_rss_mb": max((r["peak_rss_mb"] for r in (single, batched, single311, paced) if r), default=None),
+        "publishers": PUBLISHERS,
         "workers": args.workers,
         "runs": args.runs,
     }
     print(f"\n{'case':<10}{'stored/s':>12}{'offered/s':>12}{'lost':>6}{'p50 ms':>9}{'p99 ms':>9}{'RSS MB':>9}")
     rows = (("baseline", baseline), ("single", single), ("single311", single311), ("batched", batched),
-            ("paced", paced))
+            ("paced", paced), ("s-drain", single_drain), ("b-drain", batched_drain))
     for name, r in rows:
+        if r is None:
+            continue
         print(f"{name:<10}{r['readings_per_s']:>12,.0f}{r.get('offered_per_s') or 0:>12,.0f}{r['lost']:>6.0f}"
               f"{r.get('p50_ms') or 0:>9}{r.get('p99_ms') or 0:>9}{r.get('peak_rss_mb') or 0:>9}")
     print(f"single / naive baseline: {summary['ratio_single_vs_baseline']}x")
