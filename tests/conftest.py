@@ -7,6 +7,7 @@ import shutil
 pytest_plugins = [
     "tests.fixtures.mosquitto",
     "tests.fixtures.influxdb",
+    "tests.fixtures.live_rig",
 ]
 
 

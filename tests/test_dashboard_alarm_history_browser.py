@@ -12,15 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
-from tests.live_procs import LiveProc, Publisher, Watcher, now_reading
+from tests.live_procs import now_reading
 from twin.codec import Reading
-from twin.config import load_complex, tiny_config_path
+from twin.config import load_complex
 from twin.historian import open_historian
 from twin.model import MachineState
 from twin.timespec import now_ms
@@ -50,26 +49,6 @@ def _rows(driver) -> list[str]:  # type: ignore[no-untyped-def]
     return _js(driver, "return [...document.querySelectorAll('.history-row')].map(r => r.id);") or []
 
 
-@pytest.fixture
-def live_rig(mosquitto, tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(tiny_config_path().read_text(encoding="utf-8"))
-    data["alarms"] = {"stale_factor": 10_000}  # the test does not feed every sensor
-    config = tmp_path / "tiny-live.yaml"
-    config.write_text(yaml.safe_dump(data))
-    watcher = Watcher(mosquitto.url)
-    pub = Publisher(mosquitto.url, load_complex(config))
-    live = LiveProc(mosquitto.url, tmp_path, config).start()
-    try:
-        watcher.wait_for(lambda t, d: t == "twin/v1/park/_complex/state", timeout=30, what="complex snapshot")
-    except TimeoutError:
-        raise AssertionError(f"twin live did not come up:\n{live.log()}") from None
-    yield mosquitto.url, config, live, watcher, pub
-    if live.alive():
-        live.stop()
-    watcher.close()
-    pub.close()
-
-
 def test_history_filter_sound_cue_and_pareto(
     dash_thread_server, dash_br, live_rig, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:  # type: ignore[no-untyped-def]
@@ -77,9 +56,7 @@ def test_history_filter_sound_cue_and_pareto(
     complex_ = load_complex(config)
     users_file = tmp_path / "users.yaml"
     add_user(users_file, User("kim", "operator"), "kim-pass")
-    # the live twin's historian file; "sqlite://" + absolute path is the documented URL form
-    # (LiveProc's "sqlite:///" + absolute path gives a "//tmp/..." path that read-only SQLite cannot open)
-    historian = "sqlite://" + str(live.workdir / "historian.db")
+    historian = live.historian_url
     app = create_app(
         complex_,
         historian,

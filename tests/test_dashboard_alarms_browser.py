@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
-from tests.live_procs import LiveProc, Publisher, Watcher, now_reading
-from twin.config import load_complex, tiny_config_path
+from tests.live_procs import now_reading
+from twin.config import load_complex
 
 pytestmark = [
     pytest.mark.browser,
@@ -41,26 +40,6 @@ def _js(driver, css: str, what: str):  # type: ignore[no-untyped-def]
         css,
         what,
     )
-
-
-@pytest.fixture
-def live_rig(mosquitto, tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(tiny_config_path().read_text(encoding="utf-8"))
-    data["alarms"] = {"stale_factor": 10_000}  # the test does not feed every sensor
-    config = tmp_path / "tiny-live.yaml"
-    config.write_text(yaml.safe_dump(data))
-    watcher = Watcher(mosquitto.url)
-    pub = Publisher(mosquitto.url, load_complex(config))
-    live = LiveProc(mosquitto.url, tmp_path, config).start()
-    try:
-        watcher.wait_for(lambda t, d: t == "twin/v1/park/_complex/state", timeout=30, what="complex snapshot")
-    except TimeoutError:
-        raise AssertionError(f"twin live did not come up:\n{live.log()}") from None
-    yield mosquitto.url, config, live, watcher, pub
-    if live.alive():
-        live.stop()
-    watcher.close()
-    pub.close()
 
 
 def test_alarm_from_the_broker_appears_and_is_acknowledged_by_click(
