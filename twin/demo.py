@@ -136,14 +136,10 @@ DEMO_ADMIN = "admin"
 
 def _prepare_auth(complex_: Complex, config: str, auth_dir: Path) -> _Auth:
     """Broker accounts and ACL (as `twin mqtt-auth`), a dashboard admin and session key: created once, kept."""
-    from twin.security.cli import ensure_passwords, write_private
-    from twin.security.mqtt_auth import accounts_for, acl_text, passwd_text
+    from twin.security.cli import write_broker_auth, write_private
 
-    accounts = accounts_for(complex_)
     secrets_dir = auth_dir / "secrets"
-    passwords, _ = ensure_passwords(secrets_dir, [a.username for a in accounts])
-    write_private(auth_dir / "passwd", passwd_text(passwords))
-    (auth_dir / "acl").write_text(acl_text(accounts))
+    _, passwords, _ = write_broker_auth(complex_, auth_dir, secrets_dir)
     admin_file = secrets_dir / "dashboard-admin"
     session_key = secrets_dir / "dashboard-session-key"
     if not session_key.exists():

@@ -11,10 +11,11 @@ from pathlib import Path
 import click
 
 from twin.config import load_complex
-from twin.security.mqtt_auth import accounts_for, acl_text, passwd_text
+from twin.model import Complex
+from twin.security.mqtt_auth import Account, accounts_for, acl_text, passwd_text
 from twin.security.tls import make_ca_and_server_cert
 
-__all__ = ["mqtt_auth", "ensure_passwords", "write_private"]
+__all__ = ["mqtt_auth", "ensure_passwords", "write_broker_auth", "write_private"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,21 @@ def ensure_passwords(secrets_dir: Path, usernames: list[str]) -> tuple[dict[str,
     return out, created
 
 
+def write_broker_auth(
+    complex_: Complex, out: Path, secrets_dir: Path
+) -> tuple[list[Account], dict[str, str], list[str]]:
+    """Write OUT/passwd (0600) and OUT/acl for ``complex_``; passwords kept in ``secrets_dir``.
+
+    Returns (accounts, every password, the usernames whose password was created now).
+    """
+    accounts = accounts_for(complex_)
+    out.mkdir(parents=True, exist_ok=True)
+    passwords, created = ensure_passwords(secrets_dir, [a.username for a in accounts])
+    write_private(out / "passwd", passwd_text(passwords))
+    (out / "acl").write_text(acl_text(accounts))
+    return accounts, passwords, created
+
+
 @click.command("mqtt-auth")
 @click.option("--config", "config", required=True, metavar="PATH", help="Complex config (YAML path, or 'demo'/'tiny').")
 @click.option(
@@ -95,12 +111,8 @@ def mqtt_auth(config: str, out: Path, secrets_dir: Path | None, tls: bool, hostn
     directory, mode 0600; they are never printed. Give each device its own file.
     """
     complex_ = load_complex(config)
-    accounts = accounts_for(complex_)
     secrets_dir = secrets_dir or out / "secrets"
-    out.mkdir(parents=True, exist_ok=True)
-    passwords, created = ensure_passwords(secrets_dir, [a.username for a in accounts])
-    write_private(out / "passwd", passwd_text(passwords))
-    (out / "acl").write_text(acl_text(accounts))
+    accounts, passwords, created = write_broker_auth(complex_, out, secrets_dir)
     kinds = {k: sum(1 for a in accounts if a.kind == k) for k in ("service", "tenant", "device")}
     click.echo(
         f"{out / 'passwd'}, {out / 'acl'}: {len(accounts)} users "
