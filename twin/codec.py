@@ -145,7 +145,7 @@ def _ts_to_ms(ts: Any) -> int | str:
 class Codec:
     """Decodes telemetry for one complex; build once, call :meth:`decode` per message."""
 
-    #: Plain valid readings take a short path (:meth:`_plain`); False sends all through :meth:`_one`.
+    #: Plain valid readings take a short path (:meth:`_readings`); False sends all through :meth:`_one`.
     _fast = True
 
     def __init__(self, complex_: Complex, limits: Limits | None = None):
@@ -207,11 +207,7 @@ class Codec:
         earliest = now_ms - lim.max_past_s * 1000
         latest = now_ms + lim.max_future_s * 1000
         if items is _MISSING:
-            reading = self._plain(doc, where, earliest, latest) if self._fast else None
-            if reading is None:
-                self._one(doc, where, now_ms, None, out)
-            else:
-                out.readings.append(reading)
+            self._readings([doc], where, now_ms, earliest, latest, out, batched=False)
             return out
         if not isinstance(items, list) or len(doc) != 1:
             out.rejections.append(
@@ -223,8 +219,21 @@ class Codec:
                 Rejection(Reason.BATCH_TOO_LARGE, f"{len(items)} readings > limit {lim.max_batch}")
             )
             return out
-        # The batch loop carries the fast path of :meth:`_plain` inline (a gateway's batch is
-        # the hottest loop of the ingest); anything it does not accept goes through _one.
+        self._readings(items, where, now_ms, earliest, latest, out, batched=True)
+        return out
+
+    def _readings(
+        self, items: list[Any], where: tuple[str, str], now_ms: int, earliest: int, latest: int, out: Decoded,
+        batched: bool,
+    ) -> None:
+        """Decode readings (one message's, or a batch's with their index).
+
+        A fast path accepts the common, valid reading in a few checks: exactly the keys
+        sensor, ts, value; a known sensor of this device (compared by identity); an int or
+        float value inside its range, which also rules out NaN and infinities; an integer
+        timestamp inside the window. Anything else, valid or not, goes through :meth:`_one`,
+        which says what is wrong. This loop is the ingest's hottest, hence inline code.
+        """
         fast = self._fast
         meta_of = self._fast_meta.get
         append = out.readings.append
@@ -245,33 +254,9 @@ class Codec:
                             append(Reading(sid, ts, float(value)))
                             continue
             if isinstance(item, dict):
-                self._one(item, where, now_ms, i, out)
+                self._one(item, where, now_ms, i if batched else None, out)
             else:
                 out.rejections.append(Rejection(Reason.BAD_SCHEMA, "a reading must be an object", index=i))
-        return out
-
-    def _plain(self, r: dict[str, Any], where: tuple[str, str], earliest: int, latest: int) -> Reading | None:
-        """The common, valid reading, accepted in a few checks; None sends it through :meth:`_one`.
-
-        Accepts only what :meth:`_one` accepts (exactly the keys sensor, ts, value; a known
-        sensor of this device; an int or float value inside its range, which also rules out
-        NaN and infinities; an integer timestamp inside the window); anything else, valid
-        or not, takes the full path, which says what is wrong.
-        """
-        if len(r) != 3:
-            return None
-        sid = r.get("sensor")
-        value = r.get("value")
-        ts = r.get("ts")
-        if type(ts) is not int or not earliest <= ts <= latest:
-            return None
-        tv = type(value)
-        if tv is not float and (tv is not int or not -_INT_EXACT <= value <= _INT_EXACT):
-            return None
-        meta = self._fast_meta.get(sid) if type(sid) is str else None
-        if meta is None or meta[0] is not where or not meta[1] <= value <= meta[2]:
-            return None
-        return Reading(sid, ts, float(value))
 
     def _one(self, r: dict[str, Any], where: tuple[str, str], now_ms: int, idx: int | None, out: Decoded) -> None:
         sid = r.get("sensor")
