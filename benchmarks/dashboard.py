@@ -75,6 +75,9 @@ RANGE_MS = {"15m": 15 * 60_000, "24h": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY
 BASELINE_CALLS = {"15m": 20, "24h": 5, "7d": 2, "30d": 2}
 #: Pages and the path each is served at.
 PAGES = {"operations": "/", "alarms": "/alarms", "tenant": "/tenant", "simulation": "/simulation"}
+#: The smallest plotted Dash page (BaselinePage): with the app's plotly.js bundle, and with
+#: the full plotly.js Dash serves by default.
+BASELINES = ("baseline", "baseline_full")
 PAGE_TIMEOUT_S = 60.0
 CHROMIUM_FLAGS = (
     "--headless",
@@ -362,6 +365,7 @@ READY_JS = {
     # the scenario picker and the chosen scenario's description (the lab runs nothing on load)
     # the baseline page (see BaselinePage)
     "baseline": "return plotted('#baseline-graph') ? 'ready' : null;",
+    "baseline_full": "return plotted('#baseline-graph') ? 'ready' : null;",
     "simulation": "return filled('#simlab-description') && settled() ? 'ready' : null;",
 }
 
@@ -420,15 +424,21 @@ class BaselinePage:
 
     Served by waitress in this process and timed exactly like the real pages, it gives
     what Dash + plotly.js + a cold headless Chromium cost on this machine right now, so
-    the app's pages can be read as a ratio to it.
+    the app's pages can be read as a ratio to it. ``full_plotly``: with the full plotly.js
+    Dash serves by default (4.8 MB) instead of the app's partial bundle (1.5 MB,
+    dashboards/plotly-bundle/README.md), to show what the bundle saves.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, full_plotly: bool = False) -> None:
         import plotly.graph_objects as go
         from dash import Dash, Input, Output, dcc, html
         from waitress.server import create_server
 
+        from dashboards.plotly_bundle import install_plotly_bundle
+
         app = Dash(__name__)
+        if not full_plotly:
+            install_plotly_bundle(app)
         app.layout = html.Div([dcc.Graph(id="baseline-graph")])
 
         @app.callback(Output("baseline-graph", "figure"), Input("baseline-graph", "id"))
@@ -607,20 +617,20 @@ def main(argv: list[str] | None = None) -> dict:
         )
         services = Services(work, fill["db"], fill["config"], live).start()
         dep = trend_callback(services.base)
-        loads: dict[str, list[float | None]] = {p: [] for p in (*PAGES, "baseline")}
-        warms: dict[str, list[float | None]] = {p: [] for p in (*PAGES, "baseline")}
+        loads: dict[str, list[float | None]] = {p: [] for p in (*PAGES, *BASELINES)}
+        warms: dict[str, list[float | None]] = {p: [] for p in (*PAGES, *BASELINES)}
         states: dict[str, list[str]] = {p: [] for p in PAGES}
         severe: dict[str, int] = {p: 0 for p in PAGES}
         lat: dict[str, list[dict]] = {k: [] for k in TREND_RANGES}
         base: dict[str, list[dict]] = {k: [] for k in TREND_RANGES}
-        baseline_page = BaselinePage() if pages else None
-        if baseline_page is not None:
-            baseline_page.__enter__()
+        baseline_pages = (
+            {name: BaselinePage(full_plotly=name == "baseline_full").__enter__() for name in BASELINES} if pages else {}
+        )
         for run in range(args.runs):
-            if baseline_page is not None:
-                cold, warm, _, _ = page_load(baseline_page.base, "baseline", "/")
-                loads["baseline"].append(cold)
-                warms["baseline"].append(warm)
+            for name, page in baseline_pages.items():
+                cold, warm, _, _ = page_load(page.base, name, "/")
+                loads[name].append(cold)
+                warms[name].append(warm)
             for name in pages:
                 s, warm, state, errors = page_load(services.base, name, PAGES[name])
                 loads[name].append(s)
@@ -638,8 +648,8 @@ def main(argv: list[str] | None = None) -> dict:
                 + ", ".join(f"{k} {percentile(lat[k][-1]['ms'], 0.95):.0f} ms" for k in TREND_RANGES),
                 file=sys.stderr,
             )
-        if baseline_page is not None:
-            baseline_page.__exit__()
+        for page in baseline_pages.values():
+            page.__exit__()
     finally:
         if services is not None:
             services.stop()
@@ -650,11 +660,12 @@ def main(argv: list[str] | None = None) -> dict:
     results["page_load_s"] = {p: _r(_median(loads[p])) if p in pages and p not in missing else None for p in PAGES}
     results["page_load_runs_s"] = {p: [_r(x) for x in loads[p]] for p in pages}
     results["page_load_warm_s"] = {
-        p: _r(_median(warms[p])) if (p in pages or p == "baseline") and p not in missing else None
-        for p in (*PAGES, "baseline")
+        p: _r(_median(warms[p])) if (p in pages or p in BASELINES) and p not in missing else None
+        for p in (*PAGES, *BASELINES)
     }
     base_load = _median(loads["baseline"])
     results["page_load_baseline_s"] = _r(base_load)
+    results["page_load_baseline_full_plotly_s"] = _r(_median(loads["baseline_full"]))
     results["page_load_ratio_to_baseline"] = {
         p: _r(v / base_load, 2) if v is not None and base_load else None
         for p, v in results["page_load_s"].items()
@@ -708,9 +719,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     print()
     print(f"{'page':14}{'cold s (median)':>18}{'cold runs':>40}{'warm s':>10}")
-    for p in [*pages, "baseline"] if pages else []:
+    for p in [*pages, *BASELINES] if pages else []:
         runs = ", ".join("-" if x is None else f"{x:.2f}" for x in loads[p])
-        shown = "missing" if p in missing else results["page_load_s"].get(p, results["page_load_baseline_s"])
+        shown = "missing" if p in missing else results["page_load_s"].get(p, _r(_median(loads[p])))
         print(f"{p:14}{shown!s:>18}{runs:>40}{results['page_load_warm_s'].get(p)!s:>10}")
     print()
     print(f"{'trend':8}{'p50 ms':>10}{'p95 ms':>10}{'points':>9}{'KB':>8}{'raw p50 ms':>12}{'raw pts':>10}{'ratio':>8}")

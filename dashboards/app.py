@@ -19,6 +19,7 @@ from dashboards.data import HistorianSource
 from dashboards.guard import install_request_guard
 from dashboards.health import HEALTH_PATH, register_health
 from dashboards.pages import Page, default_pages
+from dashboards.plotly_bundle import install_plotly_bundle
 from dashboards.security_headers import install_security_headers
 from dashboards.shell import register_router, session_shell, shell_layout
 from twin.model import Complex
@@ -69,7 +70,7 @@ def create_app(
     app.layout = session_shell(app, ctx, pages, auth.login_required)
     # Lets Dash check every callback against all pages, though only one is shown at a time.
     app.validation_layout = html.Div(
-        [shell_layout(app, ctx, pages), *(p.layout(ctx) for p in pages)]
+        [shell_layout(app, ctx, pages), *(p.layout(ctx, None) for p in pages)]
     )
     register_router(app, ctx, pages)
     callback_roles: dict[str, frozenset[str]] = {}
@@ -83,5 +84,6 @@ def create_app(
     # Login first, so an anonymous request learns nothing, not even whether its body is well-formed.
     install_auth(app, auth, complex.site.name, callback_roles, open_paths=(HEALTH_PATH,))
     install_request_guard(app)
+    install_plotly_bundle(app)  # after the login check: served to whoever may load Dash's bundles
     install_security_headers(app, hsts=auth.secure_cookies)  # CSP, no framing, no-store: every response
     return app
