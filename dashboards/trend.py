@@ -31,6 +31,7 @@ __all__ = [
     "window_ms",
     "bound_windows",
     "site_zone",
+    "local_ms",
     "axis_title",
     "trend_figure",
     "empty_figure",
@@ -38,8 +39,11 @@ __all__ = [
 
 #: Upper bound of points per trace: enough for a wall screen, cheap for the browser.
 MAX_POINTS = 2000
-#: From this many points per trace on, traces are WebGL (SVG slows down past a few hundred).
-GL_MIN_POINTS = 500
+#: From this many points per trace on, traces are WebGL. One SVG line of fewer points draws
+#: in a few ms, while every WebGL context costs ~0.3-0.9 s to create where the browser has
+#: no GPU (software rendering; docs/benchmarks.md) and browsers cap live contexts (~16).
+#: So the default 15-min trend (at most 900 points) stays SVG; long ranges are WebGL.
+GL_MIN_POINTS = 1000
 
 #: Selectable trend ranges: key -> (label, length in ms). From 24 h on, the windows
 #: are whole minutes, so the historian answers from its rollups, not raw readings.
@@ -138,7 +142,7 @@ def _local(ms: int, tz: tzinfo) -> str:
     return datetime.fromtimestamp(ms / 1000, tz).replace(tzinfo=None).isoformat(timespec="milliseconds")
 
 
-def _local_ms(ms: np.ndarray, tz: tzinfo) -> np.ndarray:
+def local_ms(ms: np.ndarray, tz: tzinfo) -> np.ndarray:
     """Epoch ms shifted by the site's UTC offset: a date axis shows them as its wall clock."""
     if not len(ms):
         return ms
@@ -181,7 +185,7 @@ def trend_figure(
     # Columns as numpy arrays: plotly validates and serialises them whole (base64 typed
     # arrays), where lists cost a Python call per element - most of a callback's time.
     cols = np.array([(w.start_ms, w.mean, w.min, w.max, w.count) for w in windows], dtype=np.float64)
-    xs = _local_ms(cols[:, 0] + every_ms // 2, tz)
+    xs = local_ms(cols[:, 0] + every_ms // 2, tz)
     shape = "hv" if sensor.kind == "state" else "linear"
     # One trace type for all three: a fill "tonexty" only pairs traces of the same type.
     trace = go.Scattergl if len(windows) >= GL_MIN_POINTS else go.Scatter

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import subprocess
@@ -11,12 +10,12 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from dashboards.cli import dashboard
 from tests.fixtures.servers import free_port, read_log, stop, wait_port
+from tests.plotly_json import column
 from twin.codec import Reading
 from twin.errors import UrlError
 from twin.historian import open_historian
@@ -146,9 +145,7 @@ def test_trend_callback_over_http_returns_stored_data(server: Server) -> None:
     assert status == 200, body
     fig = body["response"]["overview-trend"]["figure"]
     mean = next(t for t in fig["data"] if t["name"] == "mean")
-    y = mean["y"]  # numpy columns travel as plotly's base64 typed arrays
-    values = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist() if "bdata" in y else y
-    assert set(values) == {4.0, 5.0, 6.0}
+    assert set(column(mean["y"])) == {4.0, 5.0, 6.0}  # numpy columns: plotly's base64 typed arrays
     assert fig["layout"]["yaxis"]["title"]["text"] == "power [kW]"
 
 
