@@ -21,7 +21,8 @@ def sensor_options(site: SiteIndex, asset_id: str | None = None) -> list[dict[st
             {"label": f"— {group.title} —", "value": GROUP_PREFIX + group.key, "disabled": True}
         )
         options.extend(
-            {"label": site.sensor_label(sid), "value": sid, "search": f"{group.title} {sid}"}
+            # The label holds the sensor id; the search adds the group's name ("Beta resin").
+            {"label": site.sensor_label(sid), "value": sid, "search": group.title}
             for sid in group.sensor_ids
         )
     return options

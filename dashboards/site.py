@@ -121,10 +121,12 @@ class SiteIndex:
         return self.assets.get(asset_id)
 
     def sensor_label(self, sensor_id: str) -> str:
-        """``device · sensor · kind [unit]``: enough to tell sensors apart in a list."""
+        """``sensor · kind [unit]``, with ``device · `` first when the sensor id does not already
+        start with it: enough to tell sensors apart in a list, and no longer (the picker indexes
+        every substring of every word for its search)."""
         info = self.complex.sensors[sensor_id]
         s = info.sensor
-        device = f"{info.device} · " if info.device != sensor_id else ""
+        device = f"{info.device} · " if not sensor_id.startswith(info.device) else ""
         hazard = " · hazard" if info.hazard else ""
         return f"{device}{sensor_id} · {s.kind} [{s.unit}]{hazard}"
 

@@ -1,8 +1,11 @@
-"""The schematic site map: zones, roads, factories and the logistics centre, from the config.
+"""The schematic site map: zones, roads, factories, the logistics centre, hazard detectors
+and trucks, from the config and the newest readings.
 
-Pure: builds a Plotly figure from the :class:`~dashboards.site.SiteIndex` and the
-freshness of each asset. No map tiles, no network: the layout coordinates of the
-config (metres from the south-west corner) are the axes.
+Pure: builds a Plotly figure from the :class:`~dashboards.site.SiteIndex`, the freshness
+of each asset and :class:`MapMark` s (hazard detectors where the config places them,
+trucks where their ``position_x``/``position_y`` sensors last put them). No map tiles, no
+network: the layout coordinates of the config (metres from the south-west corner) are
+the axes.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from dashboards.freshness import AssetFreshness, Freshness
+from dashboards.freshness import AssetFreshness, Freshness, sensor_freshness
 from dashboards.site import Asset, AssetKind, SiteIndex
+from twin.codec import Reading
+from twin.model import Complex, HazardSensor
 
 __all__ = [
     "ALARM_ZONE_COLOURS",
@@ -26,6 +31,11 @@ __all__ = [
     "LOGISTICS_TRACE",
     "ROADS_TRACE",
     "SELECTED_TRACE",
+    "HAZARD_TRACE",
+    "TRUCK_TRACE",
+    "MapMark",
+    "hazard_marks",
+    "truck_marks",
     "label_positions",
     "site_map_figure",
 ]
@@ -43,6 +53,69 @@ FACTORY_TRACE = "factories"
 LOGISTICS_TRACE = "logistics centre"
 ROADS_TRACE = "roads"
 SELECTED_TRACE = "selected"
+HAZARD_TRACE = "hazard detectors"
+TRUCK_TRACE = "trucks"
+
+
+@dataclass(frozen=True, slots=True)
+class MapMark:
+    """A hazard detector or a truck on the map. ``sensor``: the sensor a click shows in the
+    trend (the detector itself; a truck's speed, else its first sensor)."""
+
+    id: str
+    sensor: str
+    x: float
+    y: float
+    state: Freshness
+    hover: str
+
+
+def _value(r: Reading | None, unit: str) -> str:
+    return "no reading yet" if r is None else f"{r.value:.4g} {unit}"
+
+
+def hazard_marks(c: Complex, latest: Mapping[str, Reading], now_ms: int) -> list[MapMark]:
+    """Every hazard detector where the config places it, coloured by its data freshness,
+    with its newest reading in the hover text."""
+    marks = []
+    for sid, info in c.sensors.items():
+        s = info.sensor
+        if not info.hazard or not isinstance(s, HazardSensor):
+            continue
+        r = latest.get(sid)
+        state = sensor_freshness(s, r, now_ms)
+        hover = (
+            f"<b>{escape(sid)}</b><br>{escape(s.kind.replace('_', ' '))} detector · zone {escape(info.zone or '-')}"
+            f"<br>{escape(_value(r, s.unit))} ({state.label})<br>click for its trend"
+        )
+        marks.append(MapMark(sid, sid, s.position.x, s.position.y, state, hover))
+    return marks
+
+
+def truck_marks(c: Complex, latest: Mapping[str, Reading], now_ms: int) -> list[MapMark]:
+    """Every truck whose ``position_x`` and ``position_y`` sensors have reported, where they
+    last put it; its freshness is the older of the two. Trucks without a position reading
+    are not drawn (there is no place to draw them)."""
+    marks = []
+    for truck in c.logistics.trucks if c.logistics is not None else ():
+        by_kind = {s.kind: s for s in truck.sensors}
+        sx, sy = by_kind.get("position_x"), by_kind.get("position_y")
+        if sx is None or sy is None:
+            continue
+        rx, ry = latest.get(sx.id), latest.get(sy.id)
+        if rx is None or ry is None:
+            continue
+        late = Freshness.LATE in (sensor_freshness(sx, rx, now_ms), sensor_freshness(sy, ry, now_ms))
+        state = Freshness.LATE if late else Freshness.FRESH
+        speed = by_kind.get("speed")
+        pool = f"tenant {truck.tenant}" if truck.tenant else "shared pool"
+        lines = [f"<b>{escape(truck.id)}</b> · truck · {escape(pool)}"]
+        if speed is not None:
+            lines.append(f"speed {escape(_value(latest.get(speed.id), speed.unit))}")
+        lines.append(f"position {'late: last known' if late else 'fresh'}<br>click for its trend")
+        target = (speed or truck.sensors[0]).id
+        marks.append(MapMark(truck.id, target, rx.value, ry.value, state, "<br>".join(lines)))
+    return marks
 
 #: Outline and label colour of a zone with an active alarm, by its worst severity. The
 #: label also says the severity and disaster type in words, and the outline is thick
@@ -115,11 +188,15 @@ def site_map_figure(
     freshness: Mapping[str, AssetFreshness] | None = None,
     selected: str | None = None,
     alarmed: Mapping[str, ZoneAlarm] | None = None,
+    hazards: Iterable[MapMark] = (),
+    trucks: Iterable[MapMark] = (),
 ) -> go.Figure:
     """The site map; assets coloured by freshness (grey when unknown), ``selected`` ringed.
 
     Zones in ``alarmed`` (see :func:`zone_alarms`) get a thick outline, a tinted fill and
-    a label naming the severity and disaster type.
+    a label naming the severity and disaster type. ``hazards`` are drawn as small
+    triangles and ``trucks`` as diamonds (a hollow one: its position is late), coloured
+    by freshness; their names are in the hover text, not on the map.
     """
     c = site.complex
     freshness = freshness or {}
@@ -206,6 +283,10 @@ def site_map_figure(
         )
     )
 
+    hazards = list(hazards)
+    if hazards:  # under the factories: a detector at a plant must not hide the plant
+        fig.add_trace(_mark_trace(hazards, HAZARD_TRACE, "triangle-up", 9, hollow_when_late=False))
+
     assets = list(site.assets.values())
     for kind, trace_name, symbol, size in (
         (AssetKind.FACTORY, FACTORY_TRACE, "circle", 18),
@@ -237,6 +318,10 @@ def site_map_figure(
             )
         )
 
+    trucks = list(trucks)
+    if trucks:  # on top: they move; a truck whose position is late is drawn hollow where it was
+        fig.add_trace(_mark_trace(trucks, TRUCK_TRACE, "diamond", 12, hollow_when_late=True))
+
     chosen = site.asset(selected)
     if chosen is not None:
         fig.add_trace(
@@ -267,6 +352,25 @@ def site_map_figure(
         yaxis=dict(range=[0, c.site.height_m], visible=False, scaleanchor="x", scaleratio=1),
     )
     return fig
+
+
+def _mark_trace(marks: list[MapMark], trace_name: str, symbol: str, size: int, hollow_when_late: bool) -> go.Scatter:
+    return go.Scatter(
+        x=[m.x for m in marks],
+        y=[m.y for m in marks],
+        mode="markers",
+        name=trace_name,
+        showlegend=False,
+        customdata=[m.sensor for m in marks],
+        hovertext=[m.hover for m in marks],
+        hoverinfo="text",
+        marker=dict(
+            symbol=[symbol + ("-open" if hollow_when_late and m.state is not Freshness.FRESH else "") for m in marks],
+            size=size,
+            color=[FRESHNESS_COLOURS[m.state] for m in marks],
+            line=dict(color="#1f2933", width=1),
+        ),
+    )
 
 
 #: Rough label size for placing labels: characters by width of the site, and rows.

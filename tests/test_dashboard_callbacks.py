@@ -11,7 +11,7 @@ from dashboards.data import HistorianSource
 from dashboards.freshness import Freshness
 from dashboards.pages.overview import ids
 from dashboards.pages.overview.callbacks import refresh_map, refresh_trend, select
-from dashboards.sitemap import FACTORY_TRACE, FRESHNESS_COLOURS, LOGISTICS_TRACE
+from dashboards.sitemap import FACTORY_TRACE, FRESHNESS_COLOURS, HAZARD_TRACE, LOGISTICS_TRACE, TRUCK_TRACE
 from dashboards.trend import MAX_POINTS
 from twin.codec import Reading
 from twin.config import load_complex
@@ -85,6 +85,20 @@ def test_map_without_historian_is_grey_and_says_why(tmp_path: Path) -> None:
     fig, legend = refresh_map(ctx, {"asset": "alpha-f1"})
     assert set(_named(fig, FACTORY_TRACE).marker.color) == {FRESHNESS_COLOURS[Freshness.NO_DATA]}
     assert "historian unavailable" in str(legend)
+
+
+def test_map_draws_hazard_detectors_and_trucks_from_the_historian(tmp_path: Path) -> None:
+    url = "sqlite://" + str(tmp_path / "history.db")
+    with open_historian(url) as h:
+        h.store([Reading("A-seis-1", NOW - 1_000, 0.02), Reading("truck-1-x", NOW - 500, 420.0),
+                 Reading("truck-1-y", NOW - 500, 260.0)])
+    fig, _ = refresh_map(_ctx(url), None)
+    hazards = _named(fig, HAZARD_TRACE)
+    colours = dict(zip(hazards.customdata, hazards.marker.color, strict=True))
+    assert colours["A-seis-1"] == FRESHNESS_COLOURS[Freshness.FRESH]
+    assert set(colours) == {s for s, i in TINY.sensors.items() if i.hazard}
+    trucks = _named(fig, TRUCK_TRACE)
+    assert (list(trucks.x), list(trucks.y), list(trucks.customdata)) == ([420.0], [260.0], ["truck-1-x"])
 
 
 # ---- trend ----------------------------------------------------------------------------
@@ -190,6 +204,15 @@ def test_clicking_the_logistics_centre_selects_its_sensor(history: str) -> None:
     click = {"points": [{"customdata": ["hub"]}]}
     sel, _, value = select(_ctx(history), ids.SITEMAP, click, None, None)
     assert sel == {"sensor": "hub-occupancy", "asset": "hub"} and value == "hub-occupancy"
+
+
+def test_clicking_a_hazard_detector_or_a_truck_shows_its_trend(history: str) -> None:
+    stored = {"sensor": "beta-reactor-temp", "asset": "beta-f1"}
+    sel, options, value = select(_ctx(history), ids.SITEMAP, {"points": [{"customdata": "A-seis-1"}]}, None, stored)
+    assert sel == {"sensor": "A-seis-1", "asset": None} and value == "A-seis-1"  # outside beta-f1: widened
+    assert _values(options) == set(TINY.sensors)
+    sel, _, value = select(_ctx(history), ids.SITEMAP, {"points": [{"customdata": "truck-1-x"}]}, None, None)
+    assert sel["sensor"] == value == "truck-1-x"
 
 
 @pytest.mark.parametrize(

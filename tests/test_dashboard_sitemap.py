@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import twin
 from dashboards.freshness import AssetFreshness, Freshness
 from dashboards.pickers import sensor_options
 from dashboards.site import GROUP_PREFIX, AssetKind, SiteIndex
 from dashboards.sitemap import (
     FACTORY_TRACE,
     FRESHNESS_COLOURS,
+    HAZARD_TRACE,
     LOGISTICS_TRACE,
     ROADS_TRACE,
     SELECTED_TRACE,
+    TRUCK_TRACE,
+    hazard_marks,
     site_map_figure,
+    truck_marks,
 )
+from twin.codec import Reading
 from twin.config import load_complex
 
 
@@ -153,7 +161,18 @@ def test_picker_for_one_factory_lists_only_its_sensors() -> None:
         "beta-reactor-press",
     }
     label = next(o["label"] for o in options if o["value"] == "beta-reactor-power")
-    assert label == "beta-reactor · beta-reactor-power · power [kW]"
+    assert label == "beta-reactor-power · power [kW]"  # the id already names the device
+    search = next(o["search"] for o in options if o["value"] == "beta-reactor-power")
+    assert search == next(o["label"] for o in options if o.get("disabled")).strip("— ")  # the group's name
+
+
+def test_a_sensor_id_that_does_not_name_its_device_gets_the_device_in_its_label(tmp_path: Path) -> None:
+    text = (Path(twin.__file__).parent / "data" / "tiny-complex.yaml").read_text()
+    assert text.count("beta-reactor-power") >= 1
+    path = tmp_path / "complex.yaml"
+    path.write_text(text.replace("beta-reactor-power", "rx-power"))
+    site = SiteIndex(load_complex(path))
+    assert site.sensor_label("rx-power") == "beta-reactor · rx-power · power [kW]"
 
 
 def test_neighbouring_labels_are_placed_on_opposite_sides() -> None:
@@ -165,3 +184,53 @@ def test_neighbouring_labels_are_placed_on_opposite_sides() -> None:
     assert {pos["hanbit-f1"], pos["hanbit-f2"]} == {"top center", "bottom center"}
     # A factory alone on its row keeps its label on top.
     assert pos["hyundo-f1"] == "top center"
+
+
+# ---- hazard detectors and trucks ------------------------------------------------------------
+
+NOW = 1_800_000_000_000
+
+
+def test_every_hazard_detector_is_drawn_where_the_config_puts_it(site: SiteIndex) -> None:
+    c = site.complex
+    detectors = {sid: info for sid, info in c.sensors.items() if info.hazard}
+    latest = {sid: Reading(sid, NOW - 1_000, 12.5) for sid in list(detectors)[:2]}
+    marks = hazard_marks(c, latest, NOW)
+    assert {m.id for m in marks} == set(detectors) and all(m.sensor == m.id for m in marks)
+    for m in marks:
+        pos = detectors[m.id].sensor.position
+        assert (m.x, m.y) == (pos.x, pos.y)
+        assert m.state is (Freshness.FRESH if m.id in latest else Freshness.NO_DATA)
+        assert ("12.5 " in m.hover) is (m.id in latest) and (m.state.label in m.hover)
+    fig = site_map_figure(site, hazards=marks)
+    trace = _trace(fig, HAZARD_TRACE)
+    assert list(trace.customdata) == [m.id for m in marks]  # a click names the detector's sensor
+    assert list(trace.marker.color) == [FRESHNESS_COLOURS[m.state] for m in marks]
+    assert [t.name for t in site_map_figure(site).data].count(HAZARD_TRACE) == 0  # none given, none drawn
+
+
+def test_trucks_are_drawn_where_their_position_sensors_put_them() -> None:
+    c = load_complex("demo")
+    t1, t2, t3 = c.logistics.trucks[:3]  # type: ignore[union-attr]
+    at = {s.kind: s.id for s in t1.sensors}
+    late = {s.kind: s.id for s in t2.sensors}
+    latest = {
+        at["position_x"]: Reading(at["position_x"], NOW - 500, 812.0),
+        at["position_y"]: Reading(at["position_y"], NOW - 500, 455.5),
+        at["speed"]: Reading(at["speed"], NOW - 500, 18.0),
+        late["position_x"]: Reading(late["position_x"], NOW - 3_600_000, 100.0),
+        late["position_y"]: Reading(late["position_y"], NOW - 500, 200.0),
+        # t3 has only an x reading: no place to draw it
+        {s.kind: s.id for s in t3.sensors}["position_x"]: Reading("x", NOW - 500, 1.0),
+    }
+    marks = {m.id: m for m in truck_marks(c, latest, NOW)}
+    assert set(marks) == {t1.id, t2.id}
+    assert (marks[t1.id].x, marks[t1.id].y, marks[t1.id].state) == (812.0, 455.5, Freshness.FRESH)
+    assert "speed 18 km/h" in marks[t1.id].hover and marks[t1.id].sensor == at["speed"]
+    assert (marks[t2.id].x, marks[t2.id].y, marks[t2.id].state) == (100.0, 200.0, Freshness.LATE)
+    assert "last known" in marks[t2.id].hover
+    fig = site_map_figure(SiteIndex(c), trucks=list(marks.values()))
+    trace = _trace(fig, TRUCK_TRACE)
+    assert list(trace.marker.symbol) == ["diamond", "diamond-open"]  # a late position is hollow
+    assert truck_marks(c, {}, NOW) == []
+

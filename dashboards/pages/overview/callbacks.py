@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import plotly.graph_objects as go
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 
 from dashboards.context import DashboardContext
@@ -27,7 +27,7 @@ from dashboards.pages.overview.live import LiveRead, read_live
 from dashboards.pages.overview.tiles import tile_components
 from dashboards.pickers import sensor_options
 from dashboards.site import AssetKind
-from dashboards.sitemap import FRESHNESS_COLOURS, site_map_figure, zone_alarms
+from dashboards.sitemap import FRESHNESS_COLOURS, hazard_marks, site_map_figure, truck_marks, zone_alarms
 from dashboards.trend import RANGES, axis_title, empty_figure, trend_figure, window_ms
 from twin.errors import HistorianError
 
@@ -57,8 +57,8 @@ def clean_selection(ctx: DashboardContext, stored: object) -> Selection:
     }
 
 
-def clicked_asset(ctx: DashboardContext, click_data: object) -> str | None:
-    """The asset id a map click names, or None (roads, hostile or malformed data)."""
+def _clicked(click_data: object) -> object:
+    """The customdata of the clicked point (any client value), or None."""
     if not isinstance(click_data, dict):
         return None
     points = click_data.get("points")
@@ -67,7 +67,19 @@ def clicked_asset(ctx: DashboardContext, click_data: object) -> str | None:
     custom = points[0].get("customdata")
     if isinstance(custom, list) and custom:
         custom = custom[0]
-    return custom if ctx.site.asset(custom) is not None else None
+    return custom
+
+
+def clicked_asset(ctx: DashboardContext, click_data: object) -> str | None:
+    """The asset id a map click names, or None (roads, hostile or malformed data)."""
+    custom = _clicked(click_data)
+    return custom if ctx.site.asset(custom) is not None else None  # type: ignore[return-value]
+
+
+def clicked_sensor(ctx: DashboardContext, click_data: object) -> str | None:
+    """The sensor id a click on a hazard detector or a truck names, or None."""
+    custom = _clicked(click_data)
+    return custom if ctx.site.sensor(custom) is not None else None  # type: ignore[return-value]
 
 
 # ---- selection ---------------------------------------------------------------------
@@ -88,6 +100,8 @@ def select(
             own = ctx.site.assets[asset_id].sensor_ids
             if sel["sensor"] not in own:
                 sel["sensor"] = own[0] if own else None
+        elif (sensor_id := clicked_sensor(ctx, click_data)) is not None:
+            sel["sensor"] = sensor_id  # a hazard detector or a truck: its trend
     elif triggered == ids.SHOW_ALL:
         sel["asset"] = None
     elif triggered == ids.SENSOR:
@@ -125,7 +139,14 @@ def refresh_map(
         ((a.id, [sensors[sid].sensor for sid in a.sensor_ids]) for a in assets), latest, now
     )
     alarmed = zone_alarms(live.alarms or [], (z.id for z in ctx.complex.zones))
-    fig = site_map_figure(ctx.site, fresh, selected=sel["asset"], alarmed=alarmed)
+    fig = site_map_figure(
+        ctx.site,
+        fresh,
+        selected=sel["asset"],
+        alarmed=alarmed,
+        hazards=hazard_marks(ctx.complex, latest, now),
+        trucks=truck_marks(ctx.complex, latest, now),
+    )
     counts = {state: 0 for state in Freshness}
     for f in fresh.values():
         counts[f.state] += 1
@@ -259,8 +280,19 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         State(ids.SELECTION, "data"),
     )
     def _select(click_data: object, _clicks: object, picked: object, stored: object):  # type: ignore[no-untyped-def]
-        sel, options, value = select(ctx, dash_ctx.triggered_id, click_data, picked, stored)
-        return sel, options, value, focus_text(ctx, sel), factory_link(ctx, sel, app.get_relative_path)
+        triggered = dash_ctx.triggered_id
+        # The picker lists every sensor on page load (the layout) and then the focused asset's.
+        shown = clean_selection(ctx, stored)["asset"] if triggered is not None else None
+        sel, options, value = select(ctx, triggered, click_data, picked, stored)
+        # Unchanged options are not sent again: the browser re-indexes a few hundred options
+        # for search on every update (~130 ms of a page load, docs/benchmarks.md).
+        return (
+            sel,
+            no_update if sel["asset"] == shown else options,
+            value,
+            focus_text(ctx, sel),
+            factory_link(ctx, sel, app.get_relative_path),
+        )
 
     @app.callback(
         Output(ids.SITEMAP, "figure"),
