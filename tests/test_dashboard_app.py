@@ -34,7 +34,7 @@ def _ids(component: object) -> set[str]:
 
 
 def _extra_page() -> Page:
-    def layout(ctx: DashboardContext) -> html.Div:
+    def layout(ctx: DashboardContext, user: object = None) -> html.Div:
         return html.Div([html.Button("go", id="lab-go"), html.Div(id="lab-out")], className="lab")
 
     def register(app: Dash, ctx: DashboardContext) -> None:

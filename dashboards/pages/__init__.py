@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from dash.development.base_component import Component
 
-from dashboards.auth.users import ROLES
+from dashboards.auth.users import ROLES, User
 
 if TYPE_CHECKING:
     from dash import Dash
@@ -29,7 +29,8 @@ class Page:
 
     path: str
     title: str
-    layout: Callable[[DashboardContext], Component]
+    #: The page for the session's user (None outside a session: Dash's validation layout).
+    layout: Callable[[DashboardContext, User | None], Component]
     register_callbacks: Callable[[Dash, DashboardContext], None]
     #: Roles that may open the page and call its callbacks (checked from the session).
     roles: frozenset[str] = frozenset(ROLES)

@@ -6,6 +6,7 @@ from dash import dcc, html
 
 from dashboards.alarm_feed import SEVERITY_ORDER
 from dashboards.alarm_history import DEFAULT_RANGE, HISTORY_RANGES
+from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
 from dashboards.sitemap import site_map_figure
@@ -73,7 +74,7 @@ def history_section(ctx: DashboardContext) -> html.Section:
     )
 
 
-def layout(ctx: DashboardContext) -> html.Div:
+def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
     return html.Div(
         className="page page-alarms",
         children=[

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.factory import ids
 from dashboards.pages.factory.view import DEFAULT_RANGE, RANGES
@@ -21,7 +22,7 @@ REFRESH_MS = 2_000
 _GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def layout(ctx: DashboardContext) -> html.Div:
+def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
     return html.Div(
         className="page page-factory",
         children=[

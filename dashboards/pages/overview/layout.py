@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.kpi_tiles import Tile, TileState
 from dashboards.pages.overview import ids
@@ -28,7 +29,7 @@ TILE_TITLES = (
 _GRAPH_CONFIG = {"displaylogo": False, "scrollZoom": True, "responsive": True}
 
 
-def layout(ctx: DashboardContext) -> html.Div:
+def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
     """The page; callbacks fill in freshness, the selection and the trend."""
     return html.Div(
         className="page page-overview",

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from dash import Dash
     from dash.development.base_component import Component
 
+    from dashboards.auth.users import User
     from dashboards.context import DashboardContext
 
 __all__ = ["JOBS_ENV", "PAGE", "ROLES", "default_jobs_dir", "make_page"]
@@ -53,7 +54,7 @@ def make_page(
     def _catalogue() -> dict[str, Path]:
         return scenario_catalogue(scenarios_dir if scenarios_dir is not None else os.environ.get(SCENARIOS_ENV))
 
-    def _layout(ctx: DashboardContext) -> Component:
+    def _layout(ctx: DashboardContext, user: User | None = None) -> Component:
         from dashboards.pages.simlab.layout import layout
 
         return layout(ctx, _catalogue())

@@ -118,10 +118,6 @@ def export(ctx: DashboardContext, user: User | None, tenant_id: object, range_ke
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:
-    @app.callback(Output(ids.TENANT, "options"), Output(ids.TENANT, "value"), Input(ids.INIT, "data"))
-    def _options(_: object) -> tuple[list[dict[str, str]], str | None]:
-        return tenant_options(ctx, current_user())
-
     @app.callback(
         Output(ids.FACTORIES, "children"),
         Output(ids.OEE, "figure"),

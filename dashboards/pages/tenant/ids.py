@@ -1,6 +1,5 @@
 """Component ids of the tenant portal, shared by its layout, callbacks and tests."""
 
-INIT = "tenant-init"  # dcc.Store fired once on page load: fills the tenant picker
 TICK = "tenant-tick"
 TENANT = "tenant-select"
 RANGE = "tenant-range"

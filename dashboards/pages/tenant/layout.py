@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dash import dcc, html
 
+from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.tenant import ids
+from dashboards.pages.tenant.callbacks import tenant_options
 from dashboards.pages.tenant.kpis import DEFAULT_RANGE, RANGES
 from dashboards.trend import empty_figure
 
@@ -20,12 +22,13 @@ PARETO_REFRESH_MS = 60_000
 _GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 
 
-def layout(ctx: DashboardContext) -> html.Div:
-    """The page; which tenants appear is decided by a callback from the session, not here."""
+def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
+    """The page for ``user`` (from the server-side session): the picker lists only the
+    tenants the user may see, so a tenant user's page never names another tenant."""
+    tenants, first = tenant_options(ctx, user)
     return html.Div(
         className="page page-tenant",
         children=[
-            dcc.Store(id=ids.INIT, data=0),
             dcc.Interval(id=ids.TICK, interval=REFRESH_MS),
             dcc.Interval(id=ids.PARETO_TICK, interval=PARETO_REFRESH_MS),
             dcc.Download(id=ids.DOWNLOAD),
@@ -36,7 +39,9 @@ def layout(ctx: DashboardContext) -> html.Div:
                     html.Div(
                         className="controls",
                         children=[
-                            dcc.Dropdown(id=ids.TENANT, clearable=False, className="tenant-picker"),
+                            dcc.Dropdown(
+                                id=ids.TENANT, options=tenants, value=first, clearable=False, className="tenant-picker"
+                            ),
                             dcc.RadioItems(
                                 id=ids.RANGE,
                                 value=DEFAULT_RANGE,
