@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dash import Dash, Input, Output, dcc, html
 from flask import has_request_context
 
-from dashboards.auth.session import LOCAL_USER, current_user
+from dashboards.auth.session import LOCAL_USER, csrf_token, current_user
 from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages import Page
@@ -45,7 +45,17 @@ def _user_badge(app: Dash, user: User | None, login_required: bool) -> html.Div:
         className="user-badge",
         children=[
             html.Span(who, className="user-name"),
-            html.A("Sign out", href=app.get_relative_path("/logout"), className="logout-link"),
+            # A form POST with the session's CSRF token: a plain link would let any page sign
+            # the operator out (dashboards/auth/session.py, /logout).
+            html.Form(
+                action=app.get_relative_path("/logout"),
+                method="post",
+                className="logout-form",
+                children=[
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf_token(), id="logout-csrf"),
+                    html.Button("Sign out", type="submit", className="logout-link", id="logout-button"),
+                ],
+            ),
         ],
     )
 
@@ -111,9 +121,9 @@ def route(
         if page.path != path:
             continue
         if page in allowed:
-            return page.layout(ctx)
+            return page.layout(ctx, user)
         if path == "/" and allowed:  # the home of a role without the overview: its first page
-            return allowed[0].layout(ctx)
+            return allowed[0].layout(ctx, user)
         return html.Div(
             className="card not-allowed",
             children=[

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
-__all__ = ["csrf_token", "login_form"]
+__all__ = ["csrf_token", "layout_csrf_token", "login_form"]
 
 _TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
 
@@ -14,6 +15,21 @@ def csrf_token(html: bytes) -> str:
     m = _TOKEN.search(html)
     assert m, "no csrf_token in the login page"
     return m.group(1).decode()
+
+
+def layout_csrf_token(layout: bytes) -> str:
+    """The token of the header's sign-out form in a ``/_dash-layout`` response."""
+    stack = [json.loads(layout)]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            props = node.get("props", {})
+            if props.get("name") == "csrf_token" and isinstance(props.get("value"), str):
+                return props["value"]
+            stack.extend(props.values())
+    raise AssertionError("no sign-out form with a csrf_token in the layout")
 
 
 def login_form(client, username: str, password: str, next_path: str = "/"):  # type: ignore[no-untyped-def]

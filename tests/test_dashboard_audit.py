@@ -92,7 +92,7 @@ def test_logins_logout_and_an_acknowledgement_are_audited(rig, tmp_path: Path) -
     alarm = raised["alarm"]["id"]
     r = kim.request("/_dash-update-component", body=_ack_body(kim, alarm))
     assert r.status == 200 and b"done by kim" in r.body, r.body[:500]
-    assert kim.request("/logout").status == 302
+    assert kim.logout().status == 302
 
     lines = audit.read_bytes().splitlines()
     events = [orjson.loads(line) for line in lines]

@@ -112,6 +112,12 @@ def test_tenant_logs_in_and_sees_only_its_own_factories(dash_thread_server, dash
     assert not driver.find_elements("css selector", "#overview-sitemap")
     assert dash_br.get_logs() == []
 
+    # Sign out with the header's button (a form POST with the session's token).
+    driver.find_element("css selector", "#logout-button").click()
+    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login page after signing out")
+    driver.get(base + "/tenant")
+    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "a login, not the portal")
+
 
 def test_operator_sees_every_tenant_in_the_portal(dash_thread_server, dash_br, login_app) -> None:  # type: ignore[no-untyped-def]
     dash_thread_server(login_app)

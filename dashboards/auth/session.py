@@ -133,8 +133,24 @@ _LOGIN_HTML = """<!doctype html>
 """
 
 
-def _csrf_token() -> str:
-    """The login form's anti-forgery token, kept in the (signed) session cookie."""
+_LOGOUT_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Sign out · {site}</title>
+<link rel="stylesheet" href="{prefix}assets/dashboard.css"></head>
+<body class="login-body"><main class="card login-card">
+<h1>{site}</h1>
+{error}
+<form method="post" action="{prefix}logout" id="logout-form">
+<input type="hidden" name="csrf_token" value="{csrf}">
+<button id="logout-submit" type="submit">Sign out</button>
+</form>
+<p><a href="{prefix}">Back to the dashboard</a></p>
+</main></body></html>
+"""
+
+
+def csrf_token() -> str:
+    """The session's anti-forgery token for forms (sign-in, sign-out), kept in the signed
+    session cookie; created on first use."""
     token = session.get(_CSRF_KEY)
     if not isinstance(token, str) or len(token) < 32:
         token = secrets.token_urlsafe(32)
@@ -193,7 +209,7 @@ def install_auth(
             site=escape(site_name),
             prefix=home,
             next=escape(next_path, quote=True),
-            csrf=escape(_csrf_token(), quote=True),
+            csrf=escape(csrf_token(), quote=True),
             max_user=MAX_USERNAME_CHARS,
             error=f'<p class="login-error" id="login-error" role="alert">{escape(error)}</p>' if error else "",
         )
@@ -238,13 +254,32 @@ def install_auth(
         log.info("login: %s (%s%s)", user.username, user.role, f", tenant {user.tenant}" if user.tenant else "")
         return redirect(next_path)
 
+    def logout_page(error: str = "", status: int = 200):  # type: ignore[no-untyped-def]
+        body = _LOGOUT_HTML.format(
+            site=escape(site_name),
+            prefix=home,
+            csrf=escape(csrf_token(), quote=True),
+            error=f'<p class="login-error" id="logout-error" role="alert">{escape(error)}</p>' if error else "",
+        )
+        return body, status, {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+
     @server.route(prefix + "logout", methods=["GET", "POST"])
     def _logout():  # type: ignore[no-untyped-def]
-        user = current_user() if auth.login_required else None
+        # Signing out changes state, so only a POST with the session's CSRF token does it: a
+        # link or image on another site (a GET, or a POST without the token) cannot sign an
+        # operator out of the wall screen. A GET shows the sign-out button.
+        if not auth.login_required:
+            return redirect(home)
+        if request.method == "GET":
+            return logout_page()
+        if not _csrf_ok(request.form.get("csrf_token")):
+            log.info("sign-out without a valid CSRF token from %s", request.remote_addr)
+            return logout_page("The sign-out form expired or came from another site: you are still signed in.", 400)
+        user = current_user()
         session.clear()
         if user is not None:
             audit.logout(user.username, request.remote_addr)
-        return redirect(prefix + "login" if auth.login_required else home)
+        return redirect(prefix + "login")
 
     @server.before_request
     def _require_login():  # type: ignore[no-untyped-def]
