@@ -140,17 +140,34 @@ def test_tenant_opens_only_its_own_factories() -> None:
     assert [f.id for f in visible_factories(TINY, OPS)] == ["alpha-f1", "beta-f1"]
 
 
-def test_machine_state_now_comes_only_from_a_fresh_state_sensor() -> None:
+def test_machine_state_now_follows_the_live_twins_rule() -> None:
+    """A fresh state sensor first, else the power draw (off/idle/busy), else unknown."""
     f = TINY.factories["alpha-f1"]
     fresh = {"alpha-smt-state": Reading("alpha-smt-state", NOW - 2_000, DOWN), "alpha-smt-power": Reading(
         "alpha-smt-power", NOW - 500, 0.3)}
     rows = {r.machine: r for r in machine_rows(f, fresh, NOW)}
     assert rows["alpha-smt"].state == "down" and rows["alpha-smt"].power_kw == 0.3
+    assert rows["alpha-smt"].why == "state sensor"  # 0.3 kW alone would read as off
     assert rows["alpha-aoi"].state == "unknown" and rows["alpha-aoi"].why == "no state sensor"
     late = {"alpha-smt-state": Reading("alpha-smt-state", NOW - 60_000, BUSY)}
     row = machine_rows(f, late, NOW)[0]
     assert row.state == "unknown" and "late" in row.why and "busy" in row.why
     assert machine_rows(f, {}, NOW)[0].why == "state sensor never reported"
+
+    # alpha-aoi has no state sensor; its draw is nearest idle (1 kW), then busy (3 kW).
+    for kw, state in ((0.9, "idle"), (2.8, "busy"), (0.05, "off")):
+        power = {"alpha-aoi-power": Reading("alpha-aoi-power", NOW - 500, kw)}
+        aoi = {r.machine: r for r in machine_rows(f, power, NOW)}["alpha-aoi"]
+        assert aoi.state == state
+        assert aoi.why.startswith("from the power draw") and "no state sensor" in aoi.why
+    # A late state sensor with a fresh draw: the draw decides, and the row says why.
+    both = {"alpha-smt-state": Reading("alpha-smt-state", NOW - 60_000, DOWN),
+            "alpha-smt-power": Reading("alpha-smt-power", NOW - 500, 7.5)}
+    row = machine_rows(f, both, NOW)[0]
+    assert row.state == "busy" and "state sensor late" in row.why
+    # A late draw tells nothing.
+    stale = {"alpha-aoi-power": Reading("alpha-aoi-power", NOW - 60_000, 2.8)}
+    assert {r.machine: r for r in machine_rows(f, stale, NOW)}["alpha-aoi"].state == "unknown"
 
 
 # ---- callbacks against a real historian -----------------------------------------------------

@@ -28,6 +28,7 @@ from dashboards.kpi_tiles import (
 from dashboards.pages.factory.timeline import UNKNOWN, state_name
 from dashboards.sitemap import zone_alarms
 from twin.codec import Reading
+from twin.live.state import classify_power, power_levels
 from twin.model import Complex, Factory, Machine, Sensor
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "factory_sensor_ids",
     "factory_kpi_ids",
     "machine_rows",
+    "machine_state",
     "factory_tiles",
     "factory_alarms",
 ]
@@ -121,27 +123,40 @@ class MachineRow:
     last_ms: int | None
 
 
+def machine_state(m: Machine, latest: Mapping[str, Reading], now_ms: int, power_kw: float | None) -> tuple[str, str]:
+    """``(state, why)`` now, by the live twin's rule (docs/live.md, *State*): the machine's
+    ``state`` sensor while fresh; else its power draw while fresh (``power_kw``), as the
+    state whose configured draw is nearest (off, idle or busy: setup and down cannot be told
+    apart by power); else unknown, saying why."""
+    state_sensor = _first(m, "state")
+    if state_sensor is None:
+        why = "no state sensor"
+    else:
+        r = latest.get(state_sensor.id)
+        fresh = sensor_freshness(state_sensor, r, now_ms)
+        if r is None:
+            why = "state sensor never reported"
+        elif fresh.value != "fresh":
+            why = f"state sensor {fresh.label} (last: {state_name(r.value)})"
+        else:
+            return state_name(r.value), "state sensor"
+    if power_kw is None:
+        return UNKNOWN, why
+    state = classify_power(power_levels(m), power_kw)
+    return state.value, f"from the power draw, {power_kw:.3g} kW ({why}; off, idle or busy only)"
+
+
 def machine_rows(f: Factory, latest: Mapping[str, Reading], now_ms: int) -> list[MachineRow]:
-    """Each machine's current state from its ``state`` sensor's newest reading (if fresh)."""
+    """Each machine's current state (:func:`machine_state`), power, shift OEE and last reading."""
     rows = []
     for line, m in _machines(f):
-        state_sensor, power = _first(m, "state"), _first(m, "power")
+        power = _first(m, "power")
         last = max((r.ts_ms for s in m.sensors if (r := latest.get(s.id)) is not None), default=None)
-        if state_sensor is None:
-            state, why = UNKNOWN, "no state sensor"
-        else:
-            r = latest.get(state_sensor.id)
-            fresh = sensor_freshness(state_sensor, r, now_ms)
-            if r is None:
-                state, why = UNKNOWN, "state sensor never reported"
-            elif fresh.value != "fresh":
-                state, why = UNKNOWN, f"state sensor {fresh.label} (last: {state_name(r.value)})"
-            else:
-                state, why = state_name(r.value), "state sensor"
         p = latest.get(power.id) if power is not None else None
         pkw = None
         if p is not None and power is not None and sensor_freshness(power, p, now_ms).value == "fresh":
             pkw = p.value / 1000 if power.unit == "W" else p.value
+        state, why = machine_state(m, latest, now_ms, pkw)
         o = latest.get(kpi_series("shift", "machine", "oee", m.id))
         rows.append(MachineRow(line, m.id, m.name or m.id, state, why, pkw, o.value if o else None, last))
     return rows
