@@ -272,15 +272,23 @@ def test_tenant_picker_lists_only_the_session_tenant(app) -> None:  # type: igno
     """The router lays the portal out for the session's user: the picker comes filled."""
     dep = next(d for d in _deps(_client(app, "ops")) if "shell-content.children" in d["output"])
 
-    def picker(user: str) -> dict:
+    def portal(user: str) -> tuple[dict, dict, bytes]:
         r = _client(app, user).post("/_dash-update-component", json=_body(dep, {"shell-url": "/tenant"}))
         assert r.status_code == 200
-        props = _component(json.loads(r.data)["response"]["shell-content"]["children"], "tenant-select")
-        assert props is not None
-        return props
+        tree = json.loads(r.data)["response"]["shell-content"]["children"]
+        props, oee = _component(tree, "tenant-select"), _component(tree, "tenant-oee")
+        assert props is not None and oee is not None
+        return props, oee, r.data
 
-    alpha = picker("alpha")
+    def picker(user: str) -> dict:
+        return portal(user)[0]
+
+    alpha, oee, body = portal("alpha")
     assert [o["value"] for o in alpha["options"]] == ["alpha-elec"] and alpha["value"] == "alpha-elec"
+    # The first view comes filled with the session tenant's own data, and nothing else.
+    names = [t["name"] for t in oee["figure"]["data"]]
+    assert "Alpha PCB plant · oee" in names and not any("Beta" in n for n in names)
+    assert 0.61 in numbers(body) and 0.93 not in numbers(body) and b"beta-f1" not in body
     ops = picker("ops")
     assert [o["value"] for o in ops["options"]] == ["alpha-elec", "beta-chem"] and ops["value"] == "alpha-elec"
     # Dash's validation layout (no session) names no tenant at all.

@@ -126,12 +126,16 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Input(ids.TENANT, "value"),
         Input(ids.RANGE, "value"),
         Input(ids.TICK, "n_intervals"),
+        prevent_initial_call=True,  # the layout comes filled for the session's user
     )
     def _refresh(tenant_id: object, range_key: object, _tick: object) -> tuple[Any, ...]:
         return refresh(ctx, current_user(), tenant_id, range_key)
 
     @app.callback(
-        Output(ids.PARETO_FACTORY, "options"), Output(ids.PARETO_FACTORY, "value"), Input(ids.TENANT, "value")
+        Output(ids.PARETO_FACTORY, "options"),
+        Output(ids.PARETO_FACTORY, "value"),
+        Input(ids.TENANT, "value"),
+        prevent_initial_call=True,  # the layout comes filled for the session's user
     )
     def _pareto_factories(tenant_id: object) -> tuple[Any, ...]:
         return pareto_factories(ctx, current_user(), tenant_id)

@@ -7,7 +7,7 @@ from dash import dcc, html
 from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.tenant import ids
-from dashboards.pages.tenant.callbacks import tenant_options
+from dashboards.pages.tenant.callbacks import pareto_factories, refresh, tenant_options
 from dashboards.pages.tenant.kpis import DEFAULT_RANGE, RANGES
 from dashboards.trend import empty_figure
 
@@ -24,8 +24,20 @@ _GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
 
 def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
     """The page for ``user`` (from the server-side session): the picker lists only the
-    tenants the user may see, so a tenant user's page never names another tenant."""
+    tenants the user may see, so a tenant user's page never names another tenant.
+
+    With a user, the first tenant's factories, OEE and energy figures and the Pareto's
+    factory picker come filled (the same functions the callbacks call, with the same
+    checks), so the page draws its graphs once, without waiting for a callback; the
+    callbacks then refresh them on the tick and on every change.
+    """
     tenants, first = tenant_options(ctx, user)
+    if user is not None:
+        factories, oee, energy, status = refresh(ctx, user, first, DEFAULT_RANGE)
+        pareto_options, pareto_value = pareto_factories(ctx, user, first)
+    else:  # Dash's validation layout: the structure only
+        factories, oee, energy, status = [], empty_figure("loading…"), empty_figure("loading…"), ""
+        pareto_options, pareto_value = [], None
     return html.Div(
         className="page page-tenant",
         children=[
@@ -52,8 +64,8 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
                             html.Button("Export CSV", id=ids.EXPORT, n_clicks=0, className="button"),
                         ],
                     ),
-                    html.Ul(id=ids.FACTORIES, className="factory-list"),
-                    html.Div(id=ids.STATUS, className="status"),
+                    html.Ul(id=ids.FACTORIES, className="factory-list", children=factories),
+                    html.Div(id=ids.STATUS, className="status", children=status),
                 ],
             ),
             html.Section(
@@ -61,7 +73,7 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
                 children=[
                     html.H2("OEE = availability × performance × quality (per shift)"),
                     dcc.Graph(
-                        id=ids.OEE, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "420px"}
+                        id=ids.OEE, figure=oee, config=_GRAPH_CONFIG, style={"height": "420px"}
                     ),
                 ],
             ),
@@ -72,7 +84,13 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
                     html.Div(
                         className="pareto-controls",
                         children=[
-                            dcc.Dropdown(id=ids.PARETO_FACTORY, clearable=False, className="pareto-factory"),
+                            dcc.Dropdown(
+                                id=ids.PARETO_FACTORY,
+                                options=pareto_options,
+                                value=pareto_value,
+                                clearable=False,
+                                className="pareto-factory",
+                            ),
                             html.Div(id=ids.PARETO_STATUS, className="status", role="status"),
                         ],
                     ),
@@ -90,7 +108,7 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
                 children=[
                     html.H2("Energy per good unit"),
                     dcc.Graph(
-                        id=ids.ENERGY, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "320px"}
+                        id=ids.ENERGY, figure=energy, config=_GRAPH_CONFIG, style={"height": "320px"}
                     ),
                 ],
             ),
