@@ -205,6 +205,18 @@ def test_logout_ends_the_session(app) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/_dash-layout").status_code == 401
 
 
+def test_sign_out_token_survives_parallel_requests(app) -> None:  # type: ignore[no-untyped-def]
+    """The page fetches its layout and callbacks in parallel, and each reply sends back the
+    session cookie its request came with. The token must already be in the cookie the
+    login set, or a reply sent with that older cookie would erase it (seen in Chromium)."""
+    client = _client(app, "ops")
+    after_login = client.get_cookie("session").value
+    token = layout_csrf_token(client.get("/_dash-layout").data)
+    client.set_cookie("session", after_login)  # a parallel reply, sent with the login's cookie
+    r = client.post("/logout", data={"csrf_token": token})
+    assert r.status_code == 302 and client.get("/_dash-layout").status_code == 401
+
+
 @pytest.mark.parametrize("token", [None, "", "forged-" + "x" * 40, ["a", "b"]])
 def test_logout_without_the_session_token_keeps_the_session(app, token: object) -> None:  # type: ignore[no-untyped-def]
     """A link or a form on another site cannot sign an operator out of the wall screen."""

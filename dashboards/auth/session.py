@@ -250,6 +250,10 @@ def install_auth(
         session.clear()  # a new session on every login: no fixation of an older cookie
         session.permanent = True  # ends after SESSION_IDLE_TIMEOUT without a request
         session[_SESSION_KEY] = user.username
+        # The sign-out form's token, made here and only read afterwards: the page's parallel
+        # requests each send back the cookie they came with, so a token first written by one
+        # of them (the layout) could be overwritten by another's reply and lost.
+        session[_CSRF_KEY] = secrets.token_urlsafe(32)
         audit.login(True, user.username, ip)
         log.info("login: %s (%s%s)", user.username, user.role, f", tenant {user.tenant}" if user.tenant else "")
         return redirect(next_path)
