@@ -5,8 +5,8 @@ graph, from ``{prefix}_dash-component-suites/plotly/package_data/plotly.min.js``
 Dash's renderer sets when assets are served locally). That URL is answered here with
 ``dashboards/vendor/plotly-twin.min.js``: plotly.js with only the trace types the
 dashboards draw, 1.5 MB instead of the full 4.8 MB (dashboards/plotly-bundle/README.md).
-A page without graphs loads no plotly.js at all; a page with graphs parses a third of it
-while its first callbacks are on the wire. Measured: docs/benchmarks.md, *Dashboard*.
+A page without graphs loads no plotly.js at all; a page with graphs loads a bundle a third
+the size of the full one. Measured: docs/benchmarks.md, *Dashboard*.
 
 The bundle is answered with an ETag and ``no-cache``: browsers revalidate (a 304 when
 unchanged), so a rebuilt bundle is never shadowed by a cached old one.
