@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+from tests.dash_json import find_props
+
 __all__ = ["csrf_token", "layout_csrf_token", "login_form"]
 
 _TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
@@ -19,17 +21,9 @@ def csrf_token(html: bytes) -> str:
 
 def layout_csrf_token(layout: bytes) -> str:
     """The token of the header's sign-out form in a ``/_dash-layout`` response."""
-    stack = [json.loads(layout)]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            props = node.get("props", {})
-            if props.get("name") == "csrf_token" and isinstance(props.get("value"), str):
-                return props["value"]
-            stack.extend(props.values())
-    raise AssertionError("no sign-out form with a csrf_token in the layout")
+    props = find_props(json.loads(layout), "name", "csrf_token")
+    assert props is not None and isinstance(props.get("value"), str), "no sign-out form with a csrf_token"
+    return props["value"]
 
 
 def login_form(client, username: str, password: str, next_path: str = "/"):  # type: ignore[no-untyped-def]

@@ -14,47 +14,34 @@ from pathlib import Path
 
 import orjson
 import pytest
-import yaml
 
 from dashboards.audit import AuditLog, record_alarm_action
 from dashboards.auth.users import User, add_user
 from dashboards.pages.alarms import ids
 from tests.dashboard_proc import Client, DashboardProc
-from tests.live_procs import LiveProc, Publisher, Watcher, now_reading
-from twin.config import load_complex, tiny_config_path
+from tests.live_procs import now_reading
 
 PASSWORDS = ("kim-correct-horse-7731", "a-wrong-guess-4412")
 KEY = "audit-test-session-key-0123456789abcdef0123"
 
 
 @pytest.fixture
-def rig(mosquitto, tmp_path: Path):  # type: ignore[no-untyped-def]
-    data = yaml.safe_load(tiny_config_path().read_text(encoding="utf-8"))
-    data["alarms"] = {"stale_factor": 10_000}  # the test does not feed every sensor
-    config = tmp_path / "tiny-live.yaml"
-    config.write_text(yaml.safe_dump(data))
-    watcher = Watcher(mosquitto.url)
-    pub = Publisher(mosquitto.url, load_complex(config))
-    live = LiveProc(mosquitto.url, tmp_path, config).start()
+def rig(live_rig, tmp_path: Path):  # type: ignore[no-untyped-def]
+    broker, config, live, watcher, pub = live_rig  # Mosquitto and a running `twin live`
     add_user(tmp_path / "users.yaml", User("kim", "operator"), PASSWORDS[0])
     (tmp_path / "k").write_text(KEY)
     dash = DashboardProc(
-        ["--historian", live.historian_url, "--config", str(config), "--broker", mosquitto.url,
+        ["--historian", live.historian_url, "--config", str(config), "--broker", broker,
          "--users", str(tmp_path / "users.yaml"), "--secret-file", str(tmp_path / "k"),
          "--state-dir", str(tmp_path / "state"), "--audit-log", str(tmp_path / "audit" / "audit.jsonl"),
          "--proxy-hops", "1"],
         tmp_path,
     )  # fmt: skip
     try:
-        watcher.wait_for(lambda t, d: t == "twin/v1/park/_complex/state", timeout=30, what="complex snapshot")
         dash.start()
         yield dash, watcher, pub
     finally:
         log = dash.stop()
-        if live.alive():
-            live.stop()
-        watcher.close()
-        pub.close()
     assert "Traceback" not in log
     assert not any(p in log for p in PASSWORDS) and KEY not in log
 

@@ -13,8 +13,8 @@ from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig, safe_next
 from dashboards.auth.users import User, UsersFileError, add_user, load_users
 from dashboards.user_cli import dashboard_user
+from tests.dash_json import callback_body, column, find_props, numbers
 from tests.dashboard_login import layout_csrf_token, login_form
-from tests.plotly_json import column, numbers
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -72,14 +72,7 @@ def _deps(client) -> list[dict]:  # type: ignore[no-untyped-def]
 
 def _body(dep: dict, values: dict[str, object]) -> dict:
     """A /_dash-update-component body built from the app's own dependency list."""
-    outputs = [{"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")]
-    return {
-        "output": dep["output"],
-        "outputs": outputs if dep["output"].startswith("..") else outputs[0],  # Dash's single-output form
-        "inputs": [{**i, "value": values.get(i["id"])} for i in dep["inputs"]],
-        "state": [{**s, "value": values.get(s["id"])} for s in dep["state"]],
-        "changedPropIds": [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"],
-    }
+    return callback_body(dep, values, partial=True)
 
 
 def _tenant_refresh(app, client, tenant: object, range_key: object = "24h"):  # type: ignore[no-untyped-def]
@@ -265,21 +258,6 @@ def test_tenant_export_of_another_tenant_gets_nothing(app) -> None:  # type: ign
     assert b"beta-f1" not in forged.data and b"0.93" not in forged.data
 
 
-def _component(tree: object, component_id: str) -> dict | None:
-    """The props of the component with ``component_id`` in a serialised Dash layout."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, list):
-            stack.extend(node)
-        elif isinstance(node, dict):
-            props = node.get("props", {})
-            if props.get("id") == component_id:
-                return props
-            stack.append(props.get("children"))
-    return None
-
-
 def test_tenant_picker_lists_only_the_session_tenant(app) -> None:  # type: ignore[no-untyped-def]
     """The router lays the portal out for the session's user: the picker comes filled."""
     dep = next(d for d in _deps(_client(app, "ops")) if "shell-content.children" in d["output"])
@@ -288,7 +266,7 @@ def test_tenant_picker_lists_only_the_session_tenant(app) -> None:  # type: igno
         r = _client(app, user).post("/_dash-update-component", json=_body(dep, {"shell-url": "/tenant"}))
         assert r.status_code == 200
         tree = json.loads(r.data)["response"]["shell-content"]["children"]
-        props, oee = _component(tree, "tenant-select"), _component(tree, "tenant-oee")
+        props, oee = find_props(tree, "id", "tenant-select"), find_props(tree, "id", "tenant-oee")
         assert props is not None and oee is not None
         return props, oee, r.data
 
@@ -305,7 +283,7 @@ def test_tenant_picker_lists_only_the_session_tenant(app) -> None:  # type: igno
     assert [o["value"] for o in ops["options"]] == ["alpha-elec", "beta-chem"] and ops["value"] == "alpha-elec"
     # Dash's validation layout (no session) names no tenant at all.
     validation = json.loads(plotly.io.json.to_json_plotly(app.validation_layout))
-    unbound = _component(validation, "tenant-select")
+    unbound = find_props(validation, "id", "tenant-select")
     assert unbound is not None and unbound["options"] == [] and unbound["value"] is None
 
 

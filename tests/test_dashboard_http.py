@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from dashboards.cli import dashboard
+from tests.dash_json import column
 from tests.fixtures.servers import free_port, read_log, stop, wait_port
-from tests.plotly_json import column
 from twin.codec import Reading
 from twin.errors import UrlError
 from twin.historian import open_historian

@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 from dashboards.auth.users import User, add_user
 from dashboards.cli import dashboard
+from tests.dash_json import callback_body, numbers
 from tests.dashboard_login import csrf_token, login_form
 from tests.fixtures.servers import free_port, read_log, stop, wait_port
-from tests.plotly_json import numbers
 from twin.codec import Reading
 from twin.historian import open_historian
 from twin.timespec import now_ms
@@ -117,15 +117,7 @@ def _refresh_body(base: str, tenant: object) -> dict:
     _, raw = _call(_logged_in(base, "ops"), base + "/_dash-dependencies")
     dep = next(d for d in json.loads(raw) if "tenant-oee.figure" in d["output"])
     values = {"tenant-select": tenant, "tenant-range": "24h", "tenant-tick": 1}
-    return {
-        "output": dep["output"],
-        "outputs": [
-            {"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")
-        ],
-        "inputs": [{**i, "value": values[i["id"]]} for i in dep["inputs"]],
-        "state": [],
-        "changedPropIds": ["tenant-select.value"],
-    }
+    return callback_body(dep, values, changed="tenant-select.value")
 
 
 def test_unauthenticated_callback_returns_no_data(server: str) -> None:

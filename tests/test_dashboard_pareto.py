@@ -21,6 +21,7 @@ from dashboards.context import DashboardContext
 from dashboards.data import HistorianSource
 from dashboards.pages.tenant.callbacks import pareto, pareto_factories
 from dashboards.pareto import CAUSES, add_window, pareto_rows, state_durations
+from tests.dash_json import callback_body
 from twin.codec import Reading
 from twin.config import load_complex, tiny_config_path
 from twin.historian import Window, open_historian
@@ -191,15 +192,7 @@ def _pareto_body(client, tenant: object, factory: object, range_key: object = "8
         "tenant-pareto-factory": factory,
         "tenant-pareto-tick": 1,
     }
-    return {
-        "output": dep["output"],
-        "outputs": [
-            {"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")
-        ],
-        "inputs": [{**i, "value": values[i["id"]]} for i in dep["inputs"]],
-        "state": [],
-        "changedPropIds": ["tenant-pareto-factory.value"],
-    }
+    return callback_body(dep, values, changed="tenant-pareto-factory.value")
 
 
 def test_forged_callback_calls_across_tenants_return_nothing(rig) -> None:  # type: ignore[no-untyped-def]

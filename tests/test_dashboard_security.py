@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from dashboards.auth.users import User, add_user
 from dashboards.cli import dashboard
 from dashboards.user_cli import dashboard_user
+from tests.dash_json import callback_body
 from tests.dashboard_proc import Client, DashboardProc, Response
 from twin.codec import Reading
 from twin.historian import open_historian
@@ -76,15 +77,7 @@ def _callback_body(client: Client, tenant: str) -> dict:
     deps = json.loads(client.request("/_dash-dependencies").body)
     dep = next(d for d in deps if "tenant-oee.figure" in d["output"])
     values = {"tenant-select": tenant, "tenant-range": "24h", "tenant-tick": 1}
-    return {
-        "output": dep["output"],
-        "outputs": [
-            {"id": o.split(".")[0], "property": o.split(".")[1]} for o in dep["output"].strip(".").split("...")
-        ],
-        "inputs": [{**i, "value": values[i["id"]]} for i in dep["inputs"]],
-        "state": [],
-        "changedPropIds": ["tenant-select.value"],
-    }
+    return callback_body(dep, values, changed="tenant-select.value")
 
 
 # ---- headers ------------------------------------------------------------------------
