@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
+from tests.browser import text, wait_until
 from tests.live_procs import now_reading
 from twin.codec import Reading
 from twin.config import load_complex
@@ -33,16 +33,9 @@ IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 WAIT_S = 30  # upper bound for a condition to become true, not a timing assertion
 
 
-def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
-
 
 def _js(driver, script: str, *args):  # type: ignore[no-untyped-def]
     return driver.execute_script(script, *args)
-
-
-def _text(driver, css: str) -> str:
-    return _js(driver, "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css) or ""
 
 
 def _rows(driver) -> list[str]:  # type: ignore[no-untyped-def]
@@ -68,17 +61,17 @@ def test_history_filter_sound_cue_and_pareto(
     request.addfinalizer(app.server.extensions["twin_alarm_feed"].close)  # before the broker stops
     driver, base = dash_br.driver, dash_thread_server.url.rstrip("/")
     driver.get(base + "/alarms")
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
     driver.find_element("css selector", "#login-username").send_keys("kim")
     driver.find_element("css selector", "#login-password").send_keys("kim-pass")
     driver.find_element("css selector", "#login-submit").click()
-    _wait(driver, lambda d: d.find_elements("css selector", ".no-alarms"), "the empty console")
+    wait_until(driver, lambda d: d.find_elements("css selector", ".no-alarms"), "the empty console")
 
     # the asset is loaded (no inline script), the mute toggle exists and the sound is on
     assert _js(driver, "return typeof window.dash_clientside.twin_alarms.cue") == "function"
     assert _js(driver, "return window.twinAlarmSound.played") == 0
     assert driver.find_elements("css selector", "#alarms-mute input[type=checkbox]")
-    _wait(driver, lambda d: _text(d, "#alarms-sound-status") == "sound on", "the sound status")
+    wait_until(driver, lambda d: text(d, "#alarms-sound-status") == "sound on", "the sound status")
     driver.find_element("css selector", ".page-alarms h2").click()  # a user gesture: browsers allow audio after one
 
     pub.readings([now_reading("beta-f1-gas", 80.0)])
@@ -89,25 +82,25 @@ def test_history_filter_sound_cue_and_pareto(
     )
     leak_id = leak["alarm"]["id"]
     assert leak["alarm"]["severity"] == "critical"
-    _wait(driver, lambda d: "CRITICAL" in _text(d, "#alarms-banner"), "the critical banner")
-    _wait(driver, lambda d: _js(d, "return window.twinAlarmSound.played") == 1, "one beep")
+    wait_until(driver, lambda d: "CRITICAL" in text(d, "#alarms-banner"), "the critical banner")
+    wait_until(driver, lambda d: _js(d, "return window.twinAlarmSound.played") == 1, "one beep")
 
     # the history, read from the live twin's journal, lists both alarms; the severity filter narrows it
-    _wait(driver, lambda d: len(_rows(d)) >= 2, "both alarms in the history")
+    wait_until(driver, lambda d: len(_rows(d)) >= 2, "both alarms in the history")
     assert f"history-row-{leak_id}" in _rows(driver)
     driver.find_element("css selector", "#alarms-history-severity").click()
-    _wait(
+    wait_until(
         driver,
         lambda d: [o for o in d.find_elements("css selector", ".dash-dropdown-option") if o.text == "critical"],
         "the critical option",
     )[0].click()
-    _wait(driver, lambda d: _rows(d) == [f"history-row-{leak_id}"], "the history narrowed to the critical alarm")
-    assert "1 alarm(s)" in _text(driver, "#alarms-history-status")
+    wait_until(driver, lambda d: _rows(d) == [f"history-row-{leak_id}"], "the history narrowed to the critical alarm")
+    assert "1 alarm(s)" in text(driver, "#alarms-history-status")
     assert driver.save_screenshot(str(IMG / "dashboard-alarm-history.png"))
 
     # the list refreshes every second: the same critical alarm never beeps twice; muting is remembered
     driver.find_element("css selector", "#alarms-mute input[type=checkbox]").click()
-    _wait(driver, lambda d: _text(d, "#alarms-sound-status") == "sound muted", "the muted status")
+    wait_until(driver, lambda d: text(d, "#alarms-sound-status") == "sound muted", "the muted status")
     assert _js(driver, "return window.twinAlarmSound.played") == 1
 
     # downtime Pareto of Alpha's machine from the state sensor, as the fleet writes it
@@ -116,8 +109,8 @@ def test_history_filter_sound_cue_and_pareto(
     with open_historian(historian) as h:
         h.store([Reading("alpha-smt-state", now - (len(codes) - i) * 5_000, float(c)) for i, c in enumerate(codes)])
     driver.get(base + "/tenant")
-    _wait(driver, lambda d: "h of downtime" in _text(d, "#tenant-pareto-status"), "the Pareto")
-    _wait(driver, lambda d: d.find_elements("css selector", "#tenant-pareto .bars .point"), "the Pareto bars")
+    wait_until(driver, lambda d: "h of downtime" in text(d, "#tenant-pareto-status"), "the Pareto")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#tenant-pareto .bars .point"), "the Pareto bars")
     _js(driver, "document.getElementById('tenant-pareto').scrollIntoView({block: 'center'});")
     assert driver.save_screenshot(str(IMG / "dashboard-tenant-pareto.png"))
     assert dash_br.get_logs() == []

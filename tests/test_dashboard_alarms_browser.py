@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
+from tests.browser import wait_until
 from tests.live_procs import now_reading
 from twin.config import load_complex
 
@@ -25,9 +25,6 @@ pytestmark = [
 IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 WAIT_S = 30  # upper bound for a condition to become true, not a timing assertion
 
-
-def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
 
 
 def _js(driver, css: str, what: str):  # type: ignore[no-untyped-def]
@@ -59,11 +56,11 @@ def test_alarm_from_the_broker_appears_and_is_acknowledged_by_click(
     request.addfinalizer(app.server.extensions["twin_alarm_feed"].close)  # before the broker stops
     driver, base = dash_br.driver, dash_thread_server.url.rstrip("/")
     driver.get(base + "/alarms")
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
     driver.find_element("css selector", "#login-username").send_keys("kim")
     driver.find_element("css selector", "#login-password").send_keys("kim-pass")
     driver.find_element("css selector", "#login-submit").click()
-    _wait(driver, lambda d: d.find_elements("css selector", ".no-alarms"), "the empty console")
+    wait_until(driver, lambda d: d.find_elements("css selector", ".no-alarms"), "the empty console")
 
     pub.readings([now_reading("alpha-f1-smoke", 3.0)])
     _, raised = watcher.wait_for(
@@ -73,20 +70,20 @@ def test_alarm_from_the_broker_appears_and_is_acknowledged_by_click(
     )
     alarm = raised["alarm"]
     row = f"#alarm-row-{alarm['id']}"
-    _wait(driver, lambda d: d.find_elements("css selector", row), "the alarm row")
+    wait_until(driver, lambda d: d.find_elements("css selector", row), "the alarm row")
     severity = alarm["severity"]
     assert _js(driver, f"{row} .sev-badge", "text") == severity.upper()  # severity as text, not colour alone
     assert f"sev-{severity}" in _js(driver, f"{row} .sev-badge", "class")
     if severity == "critical":
-        _wait(driver, lambda d: "CRITICAL" in (_js(d, "#alarms-banner", "text") or ""), "the banner")
+        wait_until(driver, lambda d: "CRITICAL" in (_js(d, "#alarms-banner", "text") or ""), "the banner")
     assert driver.save_screenshot(str(IMG / "dashboard-alarms.png"))
 
-    _wait(driver, lambda d: _js(d, f"{row} .alarm-ack", "click"), "a click on the acknowledge button")
-    _wait(driver, lambda d: "done by kim" in (_js(d, "#alarms-status", "text") or ""), "the reply")
+    wait_until(driver, lambda d: _js(d, f"{row} .alarm-ack", "click"), "a click on the acknowledge button")
+    wait_until(driver, lambda d: "done by kim" in (_js(d, "#alarms-status", "text") or ""), "the reply")
     _, acked = watcher.wait_for(
         lambda t, d: t.endswith("/_alarms/event") and d["event"] == "acknowledged", timeout=15, what="the ack event"
     )
     assert acked["alarm"]["id"] == alarm["id"] and acked["alarm"]["acked_by"] == "kim"
-    _wait(driver, lambda d: "kim" in (_js(d, f"{row} .acked-by", "text") or ""), "the acknowledged row")
+    wait_until(driver, lambda d: "kim" in (_js(d, f"{row} .acked-by", "text") or ""), "the acknowledged row")
     assert not driver.find_elements("css selector", f"{row} .alarm-ack")
     assert dash_br.get_logs() == []

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.freshness import Freshness
 from dashboards.site import SiteIndex
 from dashboards.sitemap import FRESHNESS_COLOURS
+from tests.browser import wait_until
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -46,11 +46,6 @@ def _trace(driver, graph_id: str, name: str):  # type: ignore[no-untyped-def]
         " y: y, text: t.text} : null;"
     )
 
-
-def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(
-        lambda d: condition(d), message=f"waiting for {what}"
-    )
 
 
 def _fill(
@@ -102,7 +97,7 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
 
     # Freshness from the historian colours the markers.
     green, grey = FRESHNESS_COLOURS[Freshness.FRESH], FRESHNESS_COLOURS[Freshness.NO_DATA]
-    factories = _wait(
+    factories = wait_until(
         driver,
         lambda d: (
             (t := _trace(d, "overview-sitemap", "factories")) and green in (t["color"] or []) and t
@@ -118,7 +113,7 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
     # Pick a sensor in the grouped dropdown: its trend shows the stored data with units.
     dash_duo.wait_for_element("#overview-sensor")
     _pick_sensor(dash_duo, "alpha-aoi-power · power [kW]", "aoi-power")
-    mean = _wait(
+    mean = wait_until(
         driver,
         lambda d: (t := _trace(d, "overview-trend", "mean")) and len(t["y"]) >= 900 and t,
         "the trend of alpha-aoi-power",
@@ -129,7 +124,7 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
 
     # A wider range is aggregated server-side: fewer, fuller points.
     dash_duo.find_element("#overview-range input[value='1h']").click()
-    _wait(
+    wait_until(
         driver,
         lambda d: (t := _trace(d, "overview-trend", "mean")) and 0 < len(t["y"]) <= 1801,
         "the 1 h trend in 2 s windows",
@@ -144,12 +139,12 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
     )
     ActionChains(driver).move_to_element(beta).click().perform()
     dash_duo.wait_for_text_to_equal("#overview-focus", "Sensors of Beta resin plant")
-    _wait(
+    wait_until(
         driver,
         lambda d: "beta-" in d.find_element("css selector", "#overview-sensor").text,
         "a beta-f1 sensor in the picker",
     )
-    _wait(
+    wait_until(
         driver,
         lambda d: "no data for beta" in d.find_element("css selector", "#overview-trend").text,
         "the no-data message of a silent sensor",
@@ -162,7 +157,7 @@ def _pick_sensor(dash_duo, label: str, search: str) -> None:  # type: ignore[no-
     """Open the sensor picker, search (long lists render lazily) and click the option."""
     dash_duo.find_element("#overview-sensor").click()
     dash_duo.wait_for_element(".dash-dropdown-search").send_keys(search)
-    _wait(
+    wait_until(
         dash_duo.driver,
         lambda d: any(
             o.text == label for o in d.find_elements("css selector", ".dash-dropdown-option")
@@ -210,7 +205,7 @@ def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # 
     driver = dash_duo.driver
 
     green = FRESHNESS_COLOURS[Freshness.FRESH]
-    shown = _wait(
+    shown = wait_until(
         driver,
         lambda d: (
             (t := _trace(d, "overview-sitemap", "factories")) and green in (t["color"] or []) and t
@@ -234,7 +229,7 @@ def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # 
         "#overview-sensor", SiteIndex(demo).sensor_label(trend_sensor)[:30]
     )
     dash_duo.find_element("#overview-range input[value='1h']").click()
-    _wait(
+    wait_until(
         driver,
         lambda d: (t := _trace(d, "overview-trend", "mean")) and len(t["y"]) > 1000,
         "the 1 h demo trend",

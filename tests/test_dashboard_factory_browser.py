@@ -10,9 +10,9 @@ import orjson
 import paho.mqtt.publish as publish
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
+from tests.browser import text, wait_until
 from twin.alarms.commands import open_topic
 from twin.alarms.records import Alarm, AlarmState
 from twin.codec import Reading
@@ -32,8 +32,15 @@ WAIT_S = 30  # upper bound for a condition to become true, not a timing assertio
 FACTORY = "hanbit-f1"
 
 
-def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
+def _click_factory(driver) -> bool:  # type: ignore[no-untyped-def]
+    """Click FACTORY's marker on the overview map (a real pointer click, which Plotly needs)."""
+    point = next(
+        p
+        for p in driver.find_elements("css selector", "#overview-sitemap .points path.point")
+        if driver.execute_script("const d = arguments[0].__data__; return d && d.data;", p) == FACTORY
+    )
+    ActionChains(driver).move_to_element(point).click().perform()
+    return True
 
 
 def _traces(driver, graph_id: str):  # type: ignore[no-untyped-def]
@@ -126,36 +133,31 @@ def _drill_down(dash_duo, app, demo) -> None:  # type: ignore[no-untyped-def]
     dash_duo.wait_for_contains_text("#overview-tile-throughput", "412.0 units/h", timeout=WAIT_S)
     dash_duo.wait_for_contains_text("#overview-tile-energy", "2,412.5 kWh", timeout=WAIT_S)
     dash_duo.wait_for_contains_text("#overview-tile-alarms", "critical 1", timeout=WAIT_S)
-    assert "ALARM" in dash_duo.find_element("#overview-tile-alarms").text
-    assert "/ " + str(len(demo.sensors)) in dash_duo.find_element("#overview-tile-stale").text
+    assert "ALARM" in text(driver, "#overview-tile-alarms")  # tiles redraw every refresh: read in one script
+    assert "/ " + str(len(demo.sensors)) in text(driver, "#overview-tile-stale")
     # The zone of the gas leak is highlighted on the map, in words.
     dash_duo.wait_for_contains_text("#overview-sitemap", "CRITICAL · GAS LEAK", timeout=WAIT_S)
     dash_duo.wait_for_contains_text("#overview-map-legend", "zones with active alarms: A, C", timeout=WAIT_S)
 
     # Click the factory on the map, then its link: the factory view opens.
-    point = next(
-        p
-        for p in dash_duo.find_elements("#overview-sitemap .points path.point")
-        if driver.execute_script("const d = arguments[0].__data__; return d && d.data;", p) == FACTORY
-    )
-    ActionChains(driver).move_to_element(point).click().perform()
+    wait_until(driver, _click_factory, "a click on the factory")  # retried if the map redraws under it
     dash_duo.wait_for_contains_text("#overview-factory-link", "Hanbit SMT plant 1", timeout=WAIT_S)
     dash_duo.find_element("#overview-factory-link a").click()
-    _wait(driver, lambda d: d.current_url.endswith(f"/factory?id={FACTORY}"), "the factory URL")
+    wait_until(driver, lambda d: d.current_url.endswith(f"/factory?id={FACTORY}"), "the factory URL")
 
     dash_duo.wait_for_text_to_equal("#factory-name", "Hanbit SMT plant 1", timeout=WAIT_S)
     for m in ("printer", "smt", "reflow", "aoi"):
         dash_duo.wait_for_element(f"#factory-machine-{FACTORY}-{m}")
     dash_duo.wait_for_contains_text("#factory-tile-oee", "63.4 %", timeout=WAIT_S)
     dash_duo.wait_for_contains_text("#factory-tile-alarms", "minor 1", timeout=WAIT_S)
-    assert "GAS LEAK" not in dash_duo.find_element("#factory-tiles").text  # another zone's alarm is not its own
-    timeline = _wait(
+    assert "GAS LEAK" not in text(driver, "#factory-tiles")  # another zone's alarm is not its own
+    timeline = wait_until(
         driver,
         lambda d: (t := _traces(d, "factory-timeline")) and {"busy", "setup", "down"} <= {x["name"] for x in t} and t,
         "the machine state timeline",
     )
     assert sum(x["n"] for x in timeline) <= 2000
-    _wait(driver, lambda d: (t := _traces(d, "factory-trend")) and any(x["n"] > 900 for x in t), "the 1 h trend")
+    wait_until(driver, lambda d: (t := _traces(d, "factory-trend")) and any(x["n"] > 900 for x in t), "the 1 h trend")
 
     # The range selector drives the timeline and the trend.
     dash_duo.find_element("#factory-range input[value='15m']").click()
@@ -163,7 +165,9 @@ def _drill_down(dash_duo, app, demo) -> None:  # type: ignore[no-untyped-def]
     dash_duo.wait_for_contains_text("#factory-timeline-status", "over 15 min", timeout=WAIT_S)
     dash_duo.find_element("#factory-range input[value='1h']").click()
     dash_duo.wait_for_contains_text("#factory-trend-status", "over 1 h", timeout=WAIT_S)
-    _wait(driver, lambda d: (t := _traces(d, "factory-trend")) and any(x["n"] > 900 for x in t), "the 1 h trend again")
+    wait_until(
+        driver, lambda d: (t := _traces(d, "factory-trend")) and any(x["n"] > 900 for x in t), "the 1 h trend again"
+    )
 
     # A forged id in the URL shows no factory, and nothing breaks.
     assert dash_duo.get_logs() == []

@@ -6,11 +6,11 @@ import math
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
+from tests.browser import text, wait_until
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -25,9 +25,6 @@ IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 WAIT_S = 20  # upper bound for a condition to become true, not a timing assertion
 SECRET = b"browser-test-secret-0123456789"
 
-
-def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
 
 
 def _trace_names(driver, graph_id: str) -> list[str] | None:  # type: ignore[no-untyped-def]
@@ -72,15 +69,14 @@ def login_app(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def _login(driver, base: str, path: str, user: str, password: str) -> None:  # type: ignore[no-untyped-def]
     driver.get(base + path)
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
     driver.find_element("css selector", "#login-username").send_keys(user)
     driver.find_element("css selector", "#login-password").send_keys(password)
     driver.find_element("css selector", "#login-submit").click()
 
 
 def _factories(driver) -> str:  # type: ignore[no-untyped-def]
-    found = driver.find_elements("css selector", "#tenant-factories")
-    return found[0].text if found else ""
+    return text(driver, "#tenant-factories")  # refreshed every 2 s: found and read in one script
 
 
 def test_tenant_logs_in_and_sees_only_its_own_factories(dash_thread_server, dash_br, login_app) -> None:  # type: ignore[no-untyped-def]
@@ -88,59 +84,59 @@ def test_tenant_logs_in_and_sees_only_its_own_factories(dash_thread_server, dash
     driver, base = dash_br.driver, dash_thread_server.url.rstrip("/")
 
     _login(driver, base, "/tenant", "alpha", "wrong")
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-error"), "the login error")
-    assert "Wrong username or password" in driver.find_element("css selector", "#login-error").text
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-error"), "the login error")
+    assert "Wrong username or password" in text(driver, "#login-error")
     assert driver.save_screenshot(str(IMG / "dashboard-login.png"))
 
     _login(driver, base, "/tenant", "alpha", "alpha-pass")
-    _wait(driver, lambda d: "Alpha PCB plant" in _factories(d), "the tenant's own factory")
-    names = _wait(
+    wait_until(driver, lambda d: "Alpha PCB plant" in _factories(d), "the tenant's own factory")
+    names = wait_until(
         driver, lambda d: (n := _trace_names(d, "tenant-oee")) and any("· oee" in x for x in n) and n, "the OEE"
     )
     assert "Alpha PCB plant · oee" in names and "Alpha PCB plant · availability" in names
     assert not any("Beta" in n for n in names)
     assert "Beta" not in _factories(driver)
-    assert "Beta" not in driver.find_element("css selector", "#tenant-select").text
-    header = driver.find_element("css selector", ".shell-header").text
+    assert "Beta" not in text(driver, "#tenant-select")
+    header = text(driver, ".shell-header")
     assert "alpha · tenant · alpha-elec" in header and "Overview" not in header
-    energy = _wait(driver, lambda d: _trace_names(d, "tenant-energy"), "the energy figure")
+    energy = wait_until(driver, lambda d: _trace_names(d, "tenant-energy"), "the energy figure")
     assert energy == ["Alpha PCB plant"]
 
     # The overview is not for tenants: its home shows the portal instead.
     driver.get(base + "/")
-    _wait(driver, lambda d: "Alpha PCB plant" in _factories(d), "the portal as a tenant's home")
+    wait_until(driver, lambda d: "Alpha PCB plant" in _factories(d), "the portal as a tenant's home")
     assert not driver.find_elements("css selector", "#overview-sitemap")
     assert dash_br.get_logs() == []
 
     # Sign out with the header's button (a form POST with the session's token).
     driver.find_element("css selector", "#logout-button").click()
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login page after signing out")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login page after signing out")
     driver.get(base + "/tenant")
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "a login, not the portal")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-form"), "a login, not the portal")
 
 
 def test_operator_sees_every_tenant_in_the_portal(dash_thread_server, dash_br, login_app) -> None:  # type: ignore[no-untyped-def]
     dash_thread_server(login_app)
     driver, base = dash_br.driver, dash_thread_server.url.rstrip("/")
     _login(driver, base, "/tenant", "ops", "ops-pass")
-    _wait(driver, lambda d: "Alpha PCB plant" in _factories(d), "the first tenant")
-    header = driver.find_element("css selector", ".shell-header").text
+    wait_until(driver, lambda d: "Alpha PCB plant" in _factories(d), "the first tenant")
+    header = text(driver, ".shell-header")
     assert "Overview" in header and "Tenant portal" in header and "ops · operator" in header
 
     driver.find_element("css selector", "#tenant-select").click()
-    options = _wait(
+    options = wait_until(
         driver, lambda d: [o.text for o in d.find_elements("css selector", ".dash-dropdown-option")], "options"
     )
     assert options == ["Alpha Electronics", "Beta Chemicals"]
     next(o for o in driver.find_elements("css selector", ".dash-dropdown-option") if o.text == "Beta Chemicals").click()
-    _wait(driver, lambda d: "Beta resin plant" in _factories(d), "the other tenant's factory")
-    _wait(
+    wait_until(driver, lambda d: "Beta resin plant" in _factories(d), "the other tenant's factory")
+    wait_until(
         driver,
         lambda d: (n := _trace_names(d, "tenant-oee")) and "Beta resin plant · oee" in n,
         "Beta's OEE",
     )
     driver.find_element("css selector", "#tenant-range input[value='7d']").click()
-    _wait(driver, lambda d: "Beta resin plant · oee" in (_trace_names(d, "tenant-oee") or []), "the 7-day OEE")
+    wait_until(driver, lambda d: "Beta resin plant · oee" in (_trace_names(d, "tenant-oee") or []), "the 7-day OEE")
     assert dash_br.get_logs() == []
     assert driver.save_screenshot(str(IMG / "dashboard-tenant.png"))
     assert (IMG / "dashboard-tenant.png").stat().st_size > 10_000

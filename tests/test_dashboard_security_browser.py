@@ -13,12 +13,12 @@ import math
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
 from dashboards.pages import default_pages
+from tests.browser import wait_until
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -40,9 +40,6 @@ document.addEventListener('securitypolicyviolation', e => window.__cspViolations
   e.violatedDirective + ' ' + e.blockedURI + ' ' + (e.sourceFile || '') + ':' + e.lineNumber));
 """
 
-
-def _wait(driver, condition, what: str):  # type: ignore[no-untyped-def]
-    return WebDriverWait(driver, WAIT_S).until(lambda d: condition(d), message=f"waiting for {what}")
 
 
 def _violations(driver) -> list[str]:  # type: ignore[no-untyped-def]
@@ -77,20 +74,20 @@ def test_every_page_runs_under_the_csp_without_violations(dash_thread_server, da
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _LISTENER})
 
     driver.get(base + "/login")
-    _wait(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
+    wait_until(driver, lambda d: d.find_elements("css selector", "#login-form"), "the login form")
     assert _violations(driver) == []
     driver.find_element("css selector", "#login-username").send_keys("root")
     driver.find_element("css selector", "#login-password").send_keys("root-pass")
     driver.find_element("css selector", "#login-submit").click()
-    _wait(driver, _graphs_drawn, "the overview after login")
+    wait_until(driver, _graphs_drawn, "the overview after login")
 
     seen = {}
     for page in default_pages():
         driver.get(base + page.path + PAGE_QUERY.get(page.path, ""))
-        _wait(driver, _graphs_drawn, f"page {page.path}")
+        wait_until(driver, _graphs_drawn, f"page {page.path}")
         seen[page.path] = _violations(driver)
         if page.path == "/factory":  # the power trend: Plotly's WebGL trace runs without 'unsafe-eval'
-            gl = _wait(
+            gl = wait_until(
                 driver,
                 lambda d: d.execute_script(
                     "const g = document.querySelector('#factory-trend .js-plotly-plot');"
@@ -110,5 +107,5 @@ def test_every_page_runs_under_the_csp_without_violations(dash_thread_server, da
         "const s = document.createElement('script'); s.textContent = 'window.__canary = 1';"
         "document.head.appendChild(s);"
     )
-    _wait(driver, lambda d: any("script-src" in v for v in _violations(d)), "the canary's violation")
+    wait_until(driver, lambda d: any("script-src" in v for v in _violations(d)), "the canary's violation")
     assert driver.execute_script("return window.__canary === undefined;")

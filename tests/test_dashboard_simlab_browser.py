@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboards.app import create_app
 from dashboards.jobs import read_json
 from dashboards.pages.simlab import make_page
+from tests.browser import text, wait_until
 from tests.test_dashboard_simlab import TINY_SCENARIO
 from twin.config import load_complex
 
@@ -28,10 +28,6 @@ def _js(driver, script: str, *args):  # type: ignore[no-untyped-def]
     return driver.execute_script(script, *args)
 
 
-def _text(driver, css: str) -> str:  # type: ignore[no-untyped-def]
-    return _js(driver, "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css) or ""
-
-
 def test_pick_a_scenario_run_it_and_see_the_comparison(dash_duo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     scenarios = tmp_path / "scenarios"
     scenarios.mkdir()
@@ -44,41 +40,41 @@ def test_pick_a_scenario_run_it_and_see_the_comparison(dash_duo, tmp_path: Path)
     )
     dash_duo.start_server(app)
     driver = dash_duo.driver
-    wait = WebDriverWait(driver, WAIT_S)
     driver.get(dash_duo.server_url + "/simulation")
     dash_duo.wait_for_element("#simlab-scenario", timeout=WAIT_S)
-    wait.until(lambda d: "Predictive maintenance" in _text(d, "#simlab-description"), "the default scenario")
+    wait_until(driver, lambda d: "Predictive maintenance" in text(d, "#simlab-description"), "the default", WAIT_S)
 
     dash_duo.select_dcc_dropdown("#simlab-scenario", value="tiny-check")
-    wait.until(lambda d: "tiny check" in _text(d, "#simlab-description"), "the picked scenario")
+    wait_until(driver, lambda d: "tiny check" in text(d, "#simlab-description"), "the picked scenario", WAIT_S)
     param = dash_duo.wait_for_element("#simlab-params input", timeout=WAIT_S)
-    assert "line.alpha-l1.machines.mttr_h" in _text(driver, "#simlab-params")
+    assert "line.alpha-l1.machines.mttr_h" in text(driver, "#simlab-params")
     param.send_keys(Keys.CONTROL, "a")
     param.send_keys("0.4")
     reps = dash_duo.find_element("#simlab-replications")
-    wait.until(lambda d: reps.get_attribute("value") == "2", "the scenario's run defaults")
+    wait_until(driver, lambda d: reps.get_attribute("value") == "2", "the scenario's run defaults", WAIT_S)
     reps.send_keys(Keys.CONTROL, "a")
     reps.send_keys("3")
 
     dash_duo.find_element("#simlab-run").click()
-    wait.until(lambda d: "started: 3 replications x 2 scenarios" in _text(d, "#simlab-message"), "the job to start")
-    wait.until(lambda d: _text(d, "#simlab-progress-text").startswith(("running", "done")), "progress")
-    wait.until(lambda d: "done" in _text(d, "#simlab-progress-text"), "the job to finish")
+    wait_until(driver, lambda d: "started: 3 replications x 2 scenarios" in text(d, "#simlab-message"), "start", WAIT_S)
+    wait_until(driver, lambda d: text(d, "#simlab-progress-text").startswith(("running", "done")), "progress", WAIT_S)
+    wait_until(driver, lambda d: "done" in text(d, "#simlab-progress-text"), "the job to finish", WAIT_S)
     value, maximum = _js(
         driver, "const p = document.querySelector('#simlab-progress'); return [p.value, p.max];"
     )
     assert value == maximum == 6  # 3 replications x (baseline + 1 scenario)
-    traces = wait.until(
-        lambda d: _js(
+    traces = wait_until(
+        driver, lambda d: _js(
             d,
             "const g = document.querySelector('#simlab-chart .js-plotly-plot');"
             "return g && g.data && g.data.length ? g.data.map(t => [t.name, t.error_y.array[0]]) : null;",
         ),
         "the comparison chart",
+        WAIT_S,
     )
     assert {name for name, _ in traces} == {"baseline", "shared"}
     assert all(hw is not None for _, hw in traces)  # every bar carries its CI
-    wait.until(lambda d: "complex.oee" in _text(d, "#simlab-table"), "the difference table")
+    wait_until(driver, lambda d: "complex.oee" in text(d, "#simlab-table"), "the difference table", WAIT_S)
     # the edited parameter reached the job
     (job,) = [d for d in jobs.iterdir() if d.is_dir()]
     assert read_json(job / "spec.json")["params"]["changed"] == {"0.1.scale": 0.4}
