@@ -26,6 +26,7 @@ __all__ = [
     "ALARM_ZONE_COLOURS",
     "ZoneAlarm",
     "zone_alarms",
+    "sensor_alarms",
     "FRESHNESS_COLOURS",
     "FACTORY_TRACE",
     "LOGISTICS_TRACE",
@@ -36,6 +37,7 @@ __all__ = [
     "MapMark",
     "hazard_marks",
     "truck_marks",
+    "mark_sensor_ids",
     "label_positions",
     "site_map_figure",
 ]
@@ -68,15 +70,21 @@ class MapMark:
     y: float
     state: Freshness
     hover: str
+    #: Worst severity of the active alarms raised on this sensor itself (None: none).
+    alarm: str | None = None
 
 
 def _value(r: Reading | None, unit: str) -> str:
     return "no reading yet" if r is None else f"{r.value:.4g} {unit}"
 
 
-def hazard_marks(c: Complex, latest: Mapping[str, Reading], now_ms: int) -> list[MapMark]:
+def hazard_marks(
+    c: Complex, latest: Mapping[str, Reading], now_ms: int, alarms: Mapping[str, str] | None = None
+) -> list[MapMark]:
     """Every hazard detector where the config places it, coloured by its data freshness,
-    with its newest reading in the hover text."""
+    with its newest reading in the hover text. ``alarms`` (:func:`sensor_alarms`): the
+    detectors with an active alarm of their own, ringed and named in the hover text."""
+    alarms = alarms or {}
     marks = []
     for sid, info in c.sensors.items():
         s = info.sensor
@@ -84,12 +92,27 @@ def hazard_marks(c: Complex, latest: Mapping[str, Reading], now_ms: int) -> list
             continue
         r = latest.get(sid)
         state = sensor_freshness(s, r, now_ms)
+        alarm = alarms.get(sid)
         hover = (
-            f"<b>{escape(sid)}</b><br>{escape(s.kind.replace('_', ' '))} detector · zone {escape(info.zone or '-')}"
+            (f"<b>⚠ {escape(alarm.upper())} ALARM</b><br>" if alarm else "")
+            + f"<b>{escape(sid)}</b><br>{escape(s.kind.replace('_', ' '))} detector · zone {escape(info.zone or '-')}"
             f"<br>{escape(_value(r, s.unit))} ({state.label})<br>click for its trend"
         )
-        marks.append(MapMark(sid, sid, s.position.x, s.position.y, state, hover))
+        marks.append(MapMark(sid, sid, s.position.x, s.position.y, state, hover, alarm))
     return marks
+
+
+def mark_sensor_ids(c: Complex) -> list[str]:
+    """The sensors :func:`hazard_marks` and :func:`truck_marks` read: every hazard detector,
+    and each truck's position and speed."""
+    hazards = [sid for sid, info in c.sensors.items() if info.hazard and isinstance(info.sensor, HazardSensor)]
+    trucks = [
+        s.id
+        for truck in (c.logistics.trucks if c.logistics is not None else ())
+        for s in truck.sensors
+        if s.kind in ("position_x", "position_y", "speed")
+    ]
+    return hazards + trucks
 
 
 def truck_marks(c: Complex, latest: Mapping[str, Reading], now_ms: int) -> list[MapMark]:
@@ -177,6 +200,23 @@ def zone_alarms(alarms: Iterable[Any], zone_ids: Iterable[str] | None = None) ->
         z: ZoneAlarm(z, names[min(rank, len(names) - 1)], count, tuple(sorted(d)))
         for z, (rank, count, d) in found.items()
     }
+
+
+def sensor_alarms(alarms: Iterable[Any]) -> dict[str, str]:
+    """``{sensor id: worst severity}`` of the active alarms raised on one sensor (source kind
+    ``sensor``): which detector on the map tripped. Zone-wide disaster alarms are the zones'
+    (:func:`zone_alarms`); malformed entries are ignored."""
+    worst: dict[str, int] = {}
+    for a in alarms:
+        if not isinstance(a, dict) or a.get("state") not in ("active_unack", "active_ack"):
+            continue
+        source = a.get("source")
+        if a.get("source_kind") != "sensor" or not isinstance(source, str):
+            continue
+        rank = _SEVERITY_RANK.get(a.get("severity"), len(_SEVERITY_RANK) - 1)  # type: ignore[arg-type]
+        worst[source] = min(worst.get(source, rank), rank)
+    names = list(ALARM_ZONE_COLOURS)
+    return {sid: names[rank] for sid, rank in worst.items()}
 
 
 _ZONE_FILLS = ("#e8f1fb", "#eef7ea", "#fbf3e6", "#f3ecf8", "#e9f6f6", "#f8eaea")
@@ -364,11 +404,15 @@ def _mark_trace(marks: list[MapMark], trace_name: str, symbol: str, size: int, h
         customdata=[m.sensor for m in marks],
         hovertext=[m.hover for m in marks],
         hoverinfo="text",
+        # A mark in alarm is larger and ringed in its severity's colour (and says so on hover).
         marker=dict(
             symbol=[symbol + ("-open" if hollow_when_late and m.state is not Freshness.FRESH else "") for m in marks],
-            size=size,
+            size=[size * 2 if m.alarm else size for m in marks],
             color=[FRESHNESS_COLOURS[m.state] for m in marks],
-            line=dict(color="#1f2933", width=1),
+            line=dict(
+                color=[ALARM_ZONE_COLOURS.get(m.alarm, "#b42318") if m.alarm else "#1f2933" for m in marks],
+                width=[3 if m.alarm else 1 for m in marks],
+            ),
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ from dashboards.context import DashboardContext
 from dashboards.data import HistorianSource
 from dashboards.pages.alarms.callbacks import act, alarm_rows, banner
 from twin.alarms.client import AlarmTimeout
+from twin.codec import Reading
 from twin.config import load_complex
+from twin.historian import open_historian
+from twin.timespec import now_ms
 
 
 def _a(aid: str, severity: str, raised: int, **kw: Any) -> dict[str, Any]:
@@ -157,6 +161,35 @@ def test_a_closed_feed_does_not_reconnect(ctx: DashboardContext) -> None:
     ctx.alarms.close()
     with pytest.raises(AlarmsUnavailable, match="shutting down"):
         ctx.alarms.open_alarms()
+
+
+def test_console_map_draws_detectors_and_trucks_from_the_historian(tmp_path: Path) -> None:
+    """The console's map reads the detectors' and trucks' newest readings from a real historian;
+    the detector with an alarm of its own is ringed; without the historian, zones only."""
+    from dashboards.pages.alarms.callbacks import read_map
+    from dashboards.sitemap import ALARM_ZONE_COLOURS, HAZARD_TRACE, TRUCK_TRACE
+
+    now = now_ms()
+    url = "sqlite://" + str(tmp_path / "history.db")
+    with open_historian(url) as h:
+        h.store([Reading("beta-f1-gas", now - 500, 412.0), Reading("alpha-f1-smoke", now - 500, 0.01)])
+        h.store([Reading(f"truck-1-{k}", now - 500, v) for k, v in (("x", 120.0), ("y", 80.0))])
+    c = DashboardContext(load_complex("tiny"), HistorianSource(url), clock=lambda: now)
+    client = FakeClient(None)
+    client.lists = {"park": [_a("alm-5", "major", 1, type="gas_high", source="beta-f1-gas", source_kind="sensor")]}
+    object.__setattr__(c, "alarms", AlarmFeed("mqtt://127.0.0.1:1883", factory=lambda *a, **k: client))
+    fig = read_map(c)
+    hazards = next(t for t in fig.data if t.name == HAZARD_TRACE)
+    at = {sid: i for i, sid in enumerate(hazards.customdata)}
+    assert "412 ppm" in hazards.hovertext[at["beta-f1-gas"]] and "MAJOR ALARM" in hazards.hovertext[at["beta-f1-gas"]]
+    assert hazards.marker.line.color[at["beta-f1-gas"]] == ALARM_ZONE_COLOURS["major"]
+    assert "ALARM" not in hazards.hovertext[at["alpha-f1-smoke"]]
+    trucks = next(t for t in fig.data if t.name == TRUCK_TRACE)
+    assert (list(trucks.x), list(trucks.y)) == ([120.0], [80.0])
+    # The historian gone: the map still shows the zones, and the page keeps running.
+    gone = DashboardContext(load_complex("tiny"), HistorianSource("sqlite:///nonexistent/never.db"), clock=lambda: now)
+    object.__setattr__(gone, "alarms", c.alarms)
+    assert HAZARD_TRACE not in [t.name for t in read_map(gone).data]
 
 
 def test_console_map_outlines_the_zones_of_active_alarms(ctx: DashboardContext) -> None:

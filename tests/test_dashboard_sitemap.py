@@ -11,6 +11,7 @@ from dashboards.freshness import AssetFreshness, Freshness
 from dashboards.pickers import sensor_options
 from dashboards.site import GROUP_PREFIX, AssetKind, SiteIndex
 from dashboards.sitemap import (
+    ALARM_ZONE_COLOURS,
     FACTORY_TRACE,
     FRESHNESS_COLOURS,
     HAZARD_TRACE,
@@ -19,6 +20,8 @@ from dashboards.sitemap import (
     SELECTED_TRACE,
     TRUCK_TRACE,
     hazard_marks,
+    mark_sensor_ids,
+    sensor_alarms,
     site_map_figure,
     truck_marks,
 )
@@ -234,3 +237,50 @@ def test_trucks_are_drawn_where_their_position_sensors_put_them() -> None:
     assert list(trace.marker.symbol) == ["diamond", "diamond-open"]  # a late position is hollow
     assert truck_marks(c, {}, NOW) == []
 
+
+
+def _alarm(source: object, severity: object, state: object = "active_unack", kind: object = "sensor") -> dict:
+    return {"source": source, "source_kind": kind, "severity": severity, "state": state}
+
+
+def test_sensor_alarms_names_the_worst_active_alarm_per_sensor() -> None:
+    alarms = [
+        _alarm("gas-1", "minor"),
+        _alarm("gas-1", "critical", "active_ack"),
+        _alarm("gas-2", "major", "cleared_unack"),  # cleared: the detector is quiet again
+        _alarm("zone-a", "critical", kind="zone"),  # a zone's disaster: the zone's outline, not a detector
+        _alarm("gas-3", "no-such-severity"),  # unknown severity: counted, as the mildest
+        _alarm(["gas-4"], "critical"),  # malformed entries are ignored
+        "not an alarm",
+        {"state": "active_unack"},
+    ]
+    assert sensor_alarms(alarms) == {"gas-1": "critical", "gas-3": "warning"}
+    assert sensor_alarms([]) == {}
+
+
+def test_a_detector_in_alarm_is_ringed_in_its_severity_and_says_so(site: SiteIndex) -> None:
+    c = site.complex
+    detectors = [sid for sid, info in c.sensors.items() if info.hazard]
+    loud, quiet = detectors[0], detectors[1]
+    marks = {m.id: m for m in hazard_marks(c, {}, NOW, {loud: "critical", "not-a-detector": "major"})}
+    assert marks[loud].alarm == "critical" and "CRITICAL ALARM" in marks[loud].hover
+    assert marks[quiet].alarm is None and "ALARM" not in marks[quiet].hover
+    trace = _trace(site_map_figure(site, hazards=list(marks.values())), HAZARD_TRACE)
+    by_id = {sid: i for i, sid in enumerate(trace.customdata)}
+    assert trace.marker.line.color[by_id[loud]] == ALARM_ZONE_COLOURS["critical"]
+    assert trace.marker.size[by_id[loud]] > trace.marker.size[by_id[quiet]]
+    assert trace.marker.line.width[by_id[loud]] > trace.marker.line.width[by_id[quiet]]
+
+
+def test_mark_sensor_ids_are_what_the_marks_read() -> None:
+    c = load_complex("demo")
+    ids = mark_sensor_ids(c)
+    assert len(ids) == len(set(ids))
+    assert {sid for sid, info in c.sensors.items() if info.hazard} <= set(ids)
+    t1 = c.logistics.trucks[0]  # type: ignore[union-attr]
+    assert {s.id for s in t1.sensors if s.kind in ("position_x", "position_y", "speed")} <= set(ids)
+    # Marks drawn from only these sensors' readings are the marks drawn from all readings.
+    latest = {sid: Reading(sid, NOW - 500, 10.0) for sid in c.sensors}
+    only = {sid: r for sid, r in latest.items() if sid in set(ids)}
+    assert hazard_marks(c, only, NOW) == hazard_marks(c, latest, NOW)
+    assert truck_marks(c, only, NOW) == truck_marks(c, latest, NOW)

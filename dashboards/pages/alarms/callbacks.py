@@ -24,9 +24,28 @@ from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
 from dashboards.pages.alarms.history import history_view
 from dashboards.pages.alarms.layout import SHELVE_OPTIONS
-from dashboards.sitemap import site_map_figure, zone_alarms
+from dashboards.sitemap import (
+    hazard_marks,
+    mark_sensor_ids,
+    sensor_alarms,
+    site_map_figure,
+    truck_marks,
+    zone_alarms,
+)
+from twin.codec import Reading
+from twin.errors import HistorianError
 
-__all__ = ["alarm_map", "alarm_rows", "alarm_table", "act", "banner", "cue_keys", "register", "waiting_critical"]
+__all__ = [
+    "alarm_map",
+    "alarm_rows",
+    "alarm_table",
+    "act",
+    "banner",
+    "cue_keys",
+    "read_map",
+    "register",
+    "waiting_critical",
+]
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +184,34 @@ def act(
     return f"{action} {alarm}: refused ({reply.get('error')}: {reply.get('detail', '')})"
 
 
-def alarm_map(ctx: DashboardContext, alarms: list[Any]) -> Any:
-    """The site map with every zone that has an active alarm outlined and labelled (severity, type)."""
-    return site_map_figure(ctx.site, alarmed=zone_alarms(alarms, (z.id for z in ctx.complex.zones)))
+def alarm_map(ctx: DashboardContext, alarms: list[Any], latest: dict[str, Reading] | None = None) -> Any:
+    """The site map with every zone that has an active alarm outlined and labelled (severity,
+    type), the hazard detectors (those with an alarm of their own ringed) and the trucks, from
+    their newest readings (``latest``; None: the historian did not answer, zones only)."""
+    alarmed = zone_alarms(alarms, (z.id for z in ctx.complex.zones))
+    if latest is None:
+        return site_map_figure(ctx.site, alarmed=alarmed)
+    now = ctx.clock()
+    return site_map_figure(
+        ctx.site,
+        alarmed=alarmed,
+        hazards=hazard_marks(ctx.complex, latest, now, sensor_alarms(alarms)),
+        trucks=truck_marks(ctx.complex, latest, now),
+    )
+
+
+def read_map(ctx: DashboardContext) -> Any:
+    """The console's map now: open alarms from the broker, detectors and trucks from the historian."""
+    try:
+        alarms = ctx.alarms.open_alarms()
+    except AlarmsUnavailable:
+        alarms = []  # the table above says why
+    try:
+        latest: dict[str, Reading] | None = ctx.historian.latest(mark_sensor_ids(ctx.complex))
+    except HistorianError as exc:
+        log.warning("alarm console map: historian unavailable: %s", exc)
+        latest = None
+    return alarm_map(ctx, alarms, latest)
 
 
 def register(app: Dash, ctx: DashboardContext) -> None:
@@ -177,7 +221,6 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Output(ids.BANNER, "className"),
         Output(ids.DIGEST, "data"),
         Output(ids.CRITICAL, "data"),
-        Output(ids.MAP, "figure"),
         Input(ids.TICK, "n_intervals"),
         State(ids.DIGEST, "data"),
     )
@@ -186,12 +229,16 @@ def register(app: Dash, ctx: DashboardContext) -> None:
             alarms = ctx.alarms.open_alarms()
         except AlarmsUnavailable as exc:
             log.warning("alarm console: %s", exc)
-            return (html.P(f"Alarms unavailable: {exc}", className="status"), "", "alarm-banner", None, [],
-                    no_update)
+            return html.P(f"Alarms unavailable: {exc}", className="status"), "", "alarm-banner", None, []
         digest = hashlib.sha256(orjson.dumps(alarms, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
         if digest == shown:  # unchanged: keep the buttons under the operator's pointer
-            return no_update, no_update, no_update, no_update, no_update, no_update
-        return (alarm_rows(ctx, alarms), *banner(alarms), digest, cue_keys(alarms), alarm_map(ctx, alarms))
+            return no_update, no_update, no_update, no_update, no_update
+        return (alarm_rows(ctx, alarms), *banner(alarms), digest, cue_keys(alarms))
+
+    # The map follows the list at once (a new digest) and the detectors' readings every few seconds.
+    @app.callback(Output(ids.MAP, "figure"), Input(ids.MAP_TICK, "n_intervals"), Input(ids.DIGEST, "data"))
+    def _map(_tick: object, _digest: object) -> Any:
+        return read_map(ctx)
 
     # The beep is made in the browser (dashboards/assets/alarm_sound.js, Web Audio): once per
     # new critical alarm waiting for an operator, unless muted. No inline script (CSP).

@@ -8,7 +8,8 @@ SHELVE_FOR = "alarms-shelve-for"
 STATUS = "alarms-status"
 #: Pattern-matching id type of the per-alarm buttons: {"type": ACTION, "action": ..., "alarm": id}.
 ACTION = "alarms-action"
-MAP = "alarms-map"  # dcc.Graph: the site map with the zones of active alarms highlighted
+MAP = "alarms-map"  # dcc.Graph: the site map, zones of active alarms highlighted, detectors, trucks
+MAP_TICK = "alarms-map-tick"  # dcc.Interval: the map's refresh of detector and truck readings
 DIGEST = "alarms-digest"  # dcc.Store: digest of the list shown, so an unchanged list is not re-drawn
 #: Audible cue: ids of critical alarms waiting for an operator (server), those already announced
 #: (browser, session storage), the mute toggle and what the sound is doing.

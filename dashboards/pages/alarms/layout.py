@@ -11,10 +11,13 @@ from dashboards.context import DashboardContext
 from dashboards.pages.alarms import ids
 from dashboards.sitemap import site_map_figure
 
-__all__ = ["HISTORY_REFRESH_MS", "REFRESH_MS", "SHELVE_OPTIONS", "history_section", "layout"]
+__all__ = ["HISTORY_REFRESH_MS", "MAP_REFRESH_MS", "REFRESH_MS", "SHELVE_OPTIONS", "history_section", "layout"]
 
 #: The live twin republishes open alarms on every change; 1 s keeps the console within seconds.
 REFRESH_MS = 1_000
+
+#: Detector readings and truck positions on the map; a changed alarm list redraws it at once.
+MAP_REFRESH_MS = 5_000
 
 #: Shelve durations offered (seconds).
 SHELVE_OPTIONS = {"15 min": 900, "1 h": 3600, "8 h": 28_800}
@@ -122,7 +125,8 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
             html.Section(
                 className="card alarm-map",
                 children=[
-                    html.H2("Affected zones"),
+                    html.H2("Site map: affected zones, hazard detectors, trucks"),
+                    dcc.Interval(id=ids.MAP_TICK, interval=MAP_REFRESH_MS),
                     dcc.Graph(id=ids.MAP, figure=site_map_figure(ctx.site), config={"displayModeBar": False}),
                 ],
             ),
