@@ -75,6 +75,10 @@ def _body(dep: dict, values: dict[str, object]) -> dict:
     return callback_body(dep, values, partial=True)
 
 
+def tree_of(body: bytes) -> object:
+    return json.loads(body)["response"]["shell-content"]["children"]
+
+
 def _tenant_refresh(app, client, tenant: object, range_key: object = "24h"):  # type: ignore[no-untyped-def]
     deps = _deps(_client(app, "ops"))  # the dependency list itself needs a login
     dep = next(d for d in deps if "tenant-oee.figure" in d["output"])
@@ -279,6 +283,11 @@ def test_tenant_picker_lists_only_the_session_tenant(app) -> None:  # type: igno
     names = [t["name"] for t in oee["figure"]["data"]]
     assert "Alpha PCB plant · oee" in names and not any("Beta" in n for n in names)
     assert 0.61 in numbers(body) and 0.93 not in numbers(body) and b"beta-f1" not in body
+    # ... the Pareto and the open alarms too: the first load calls no tenant callback.
+    pareto_status = find_props(tree_of(body), "id", "tenant-pareto-status")
+    assert pareto_status is not None and pareto_status["children"]
+    alarms = find_props(tree_of(body), "id", "tenant-alarms")
+    assert alarms is not None and alarms.get("children")
     ops = picker("ops")
     assert [o["value"] for o in ops["options"]] == ["alpha-elec", "beta-chem"] and ops["value"] == "alpha-elec"
     # Dash's validation layout (no session) names no tenant at all.
@@ -317,6 +326,75 @@ def test_router_shows_a_tenant_its_portal_and_refuses_the_overview(app) -> None:
     assert b"tenant-oee" in home.data and b"overview-sitemap" not in home.data
     eng = _client(app, "eng").post("/_dash-update-component", json=_body(dep, {"shell-url": "/tenant"}))
     assert b"Not available for your role" in eng.data and b"tenant-oee" not in eng.data
+
+
+def _first_layout(app, user: str, referrer: str | None) -> dict:  # type: ignore[no-untyped-def]
+    headers = {"Referer": referrer} if referrer is not None else {}
+    r = _client(app, user).get("/_dash-layout", headers=headers)
+    assert r.status_code == 200
+    return json.loads(r.data)
+
+
+def _shown(layout: dict) -> tuple[object, object]:
+    """The page path the layout says it holds, and the ids of the page content it holds."""
+    routed, content = find_props(layout, "id", "shell-routed"), find_props(layout, "id", "shell-content")
+    assert routed is not None and content is not None
+    return routed["data"], content.get("children")
+
+
+@pytest.mark.parametrize(
+    ("user", "referrer", "path", "holds", "lacks"),
+    [
+        ("ops", "http://localhost/", "/", "overview-sitemap", "tenant-oee"),
+        ("ops", "http://localhost/alarms?x=1#y", "/alarms", "alarms-table", "overview-sitemap"),
+        ("alpha", "http://localhost/tenant", "/tenant", "tenant-oee", "overview-sitemap"),
+        ("alpha", "http://localhost/", "/", "tenant-oee", "overview-sitemap"),  # a tenant's home: the portal
+        ("alpha", "http://localhost/alarms", "/alarms", "Not available for your role", "alarms-table"),
+        ("eng", "http://localhost/nowhere", "/nowhere", "Page not found", "overview-sitemap"),
+    ],
+)
+def test_first_layout_comes_with_the_page_it_was_loaded_from(app, user, referrer, path, holds, lacks) -> None:  # type: ignore[no-untyped-def]
+    """The layout request names its page (Referer): that page comes with it, for the session's
+    user and role, as the router would render it; so a first load makes no routing round trip."""
+    layout = _first_layout(app, user, referrer)
+    routed, content = _shown(layout)
+    assert routed == path
+    text = json.dumps(content)
+    assert holds in text and lacks not in text
+    if user == "alpha":
+        assert "beta-f1" not in json.dumps(layout)  # the portal is the session tenant's own
+
+
+@pytest.mark.parametrize(
+    "referrer", [None, "", "http://elsewhere.example/tenant", "not a url ::", "http://[::1/", "http://localhost"]
+)
+def test_first_layout_without_a_usable_referrer_leaves_routing_to_the_router(app, referrer) -> None:  # type: ignore[no-untyped-def]
+    routed, content = _shown(_first_layout(app, "ops", referrer))
+    if referrer == "http://localhost":  # same origin, no path: the start page
+        assert routed == "/" and "overview-sitemap" in json.dumps(content)
+    else:
+        assert routed is None and content is None
+
+
+def test_router_sends_nothing_for_the_page_already_shown(app) -> None:  # type: ignore[no-untyped-def]
+    dep = next(d for d in _deps(_client(app, "ops")) if "shell-content.children" in d["output"])
+    client = _client(app, "ops")
+    same = client.post(
+        "/_dash-update-component", json=_body(dep, {"shell-url": "/alarms", "shell-routed": "/alarms"})
+    )
+    assert same.status_code == 200 and json.loads(same.data)["response"] == {}  # Dash's "nothing to update"
+    other = client.post("/_dash-update-component", json=_body(dep, {"shell-url": "/alarms/", "shell-routed": "/"}))
+    # A path outside the app (and so never "already shown") is a page not found, not an error.
+    for forged in ("alarms", "", "../x"):
+        r = client.post("/_dash-update-component", json=_body(dep, {"shell-url": forged, "shell-routed": None}))
+        assert r.status_code == 200 and b"Page not found" in r.data
+    response = json.loads(other.data)["response"]
+    assert response["shell-routed"]["data"] == "/alarms" and "alarms-table" in json.dumps(response)
+    # A forged "already shown" only withholds a page; it never shows one the role may not open.
+    alpha = _client(app, "alpha").post(
+        "/_dash-update-component", json=_body(dep, {"shell-url": "/", "shell-routed": ["/"]})
+    )
+    assert b"tenant-oee" in alpha.data and b"overview-sitemap" not in alpha.data
 
 
 def test_open_local_mode_needs_no_login_and_says_so(history_url: str) -> None:

@@ -147,11 +147,17 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Input(ids.RANGE, "value"),
         Input(ids.PARETO_FACTORY, "value"),
         Input(ids.PARETO_TICK, "n_intervals"),
+        prevent_initial_call=True,  # the layout comes filled for the session's user
     )
     def _pareto(tenant_id: object, range_key: object, factory: object, _tick: object) -> tuple[Any, ...]:
         return pareto(ctx, current_user(), tenant_id, factory, range_key)
 
-    @app.callback(Output(ids.ALARMS, "children"), Input(ids.TENANT, "value"), Input(ids.TICK, "n_intervals"))
+    @app.callback(
+        Output(ids.ALARMS, "children"),
+        Input(ids.TENANT, "value"),
+        Input(ids.TICK, "n_intervals"),
+        prevent_initial_call=True,  # the layout comes filled for the session's user
+    )
     def _alarms(tenant_id: object, _tick: object) -> object:
         return tenant_alarms(ctx, current_user(), tenant_id)
 

@@ -7,7 +7,7 @@ from dash import dcc, html
 from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.tenant import ids
-from dashboards.pages.tenant.callbacks import pareto_factories, refresh, tenant_options
+from dashboards.pages.tenant.callbacks import pareto, pareto_factories, refresh, tenant_alarms, tenant_options
 from dashboards.pages.tenant.kpis import DEFAULT_RANGE, RANGES
 from dashboards.trend import empty_figure
 
@@ -26,18 +26,21 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
     """The page for ``user`` (from the server-side session): the picker lists only the
     tenants the user may see, so a tenant user's page never names another tenant.
 
-    With a user, the first tenant's factories, OEE and energy figures and the Pareto's
-    factory picker come filled (the same functions the callbacks call, with the same
-    checks), so the page draws its graphs once, without waiting for a callback; the
-    callbacks then refresh them on the tick and on every change.
+    With a user, the first tenant's factories, OEE and energy figures, the downtime Pareto
+    with its factory picker and the open alarms come filled (the same functions the
+    callbacks call, with the same checks), so the page draws its graphs once, without
+    waiting for a callback; the callbacks then refresh them on the ticks and on every change.
     """
     tenants, first = tenant_options(ctx, user)
     if user is not None:
         factories, oee, energy, status = refresh(ctx, user, first, DEFAULT_RANGE)
         pareto_options, pareto_value = pareto_factories(ctx, user, first)
+        pareto_fig, pareto_status = pareto(ctx, user, first, pareto_value, DEFAULT_RANGE)
+        alarms = tenant_alarms(ctx, user, first)
     else:  # Dash's validation layout: the structure only
         factories, oee, energy, status = [], empty_figure("loading…"), empty_figure("loading…"), ""
         pareto_options, pareto_value = [], None
+        pareto_fig, pareto_status, alarms = empty_figure("loading…"), "", None
     return html.Div(
         className="page page-tenant",
         children=[
@@ -91,17 +94,17 @@ def layout(ctx: DashboardContext, user: User | None = None) -> html.Div:
                                 clearable=False,
                                 className="pareto-factory",
                             ),
-                            html.Div(id=ids.PARETO_STATUS, className="status", role="status"),
+                            html.Div(id=ids.PARETO_STATUS, className="status", role="status", children=pareto_status),
                         ],
                     ),
                     dcc.Graph(
-                        id=ids.PARETO, figure=empty_figure("loading…"), config=_GRAPH_CONFIG, style={"height": "360px"}
+                        id=ids.PARETO, figure=pareto_fig, config=_GRAPH_CONFIG, style={"height": "360px"}
                     ),
                 ],
             ),
             html.Section(
                 className="card",
-                children=[html.H2("Open alarms of this tenant"), html.Div(id=ids.ALARMS)],
+                children=[html.H2("Open alarms of this tenant"), html.Div(id=ids.ALARMS, children=alarms)],
             ),
             html.Section(
                 className="card",
