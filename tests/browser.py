@@ -12,13 +12,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.support.ui import WebDriverWait
 
 T = TypeVar("T")
 
 WAIT_S = 30  # upper bound for a condition to become true, not a timing assertion
 
-_REDRAWN = (StaleElementReferenceException, NoSuchElementException)
+_REDRAWN = (StaleElementReferenceException, NoSuchElementException, StopIteration)
 
 
 def wait_until(driver: Any, condition: Callable[[Any], T], what: str, timeout: float = WAIT_S) -> T:
@@ -32,3 +33,23 @@ def text(driver: Any, css: str) -> str:
     return driver.execute_script(
         "const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css
     ) or ""
+
+
+def click_point(driver: Any, graph_css: str, customdata: str) -> bool:
+    """Click the marker whose datum is ``customdata`` in the Plotly graph at ``graph_css`` with a
+    real pointer (Plotly ignores synthetic clicks). Raises StaleElementReferenceException or
+    StopIteration while the graph redraws or lacks the marker: call it in :func:`wait_until`."""
+    point = next(
+        p
+        for p in driver.find_elements("css selector", f"{graph_css} .points path.point")
+        if driver.execute_script("const d = arguments[0].__data__; return d && d.data;", p) == customdata
+    )
+    ActionChains(driver).move_to_element(point).click().perform()
+    return True
+
+
+def texts(driver: Any, css: str) -> list[str]:
+    """The rendered text of every element matching ``css`` now, read in one script."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);", css
+    ) or []

@@ -6,14 +6,13 @@ import math
 from pathlib import Path
 
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
 from dashboards.app import create_app
 from dashboards.freshness import Freshness
 from dashboards.site import SiteIndex
 from dashboards.sitemap import FRESHNESS_COLOURS
-from tests.browser import wait_until
+from tests.browser import click_point, text, texts, wait_until
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -86,7 +85,7 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
 
     # Every factory of the config is drawn and named on the map.
     dash_duo.wait_for_element("#overview-sitemap g.textpoint")
-    names = {e.text for e in dash_duo.find_elements("#overview-sitemap g.textpoint text")}
+    names = set(texts(driver, "#overview-sitemap g.textpoint text"))
     assert {f.name for f in tiny.factories.values()} <= names
     factory_points = dash_duo.find_elements(
         "#overview-sitemap .scatterlayer .trace .points path.point"
@@ -132,24 +131,20 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
     dash_duo.wait_for_contains_text("#overview-trend-status", "(2 s windows) over 1 h")
 
     # Clicking a factory on the map narrows the picker to its sensors and selects one.
-    beta = next(
-        p
-        for p in dash_duo.find_elements("#overview-sitemap .points path.point")
-        if _is_at(driver, p, "beta-f1")
-    )
-    ActionChains(driver).move_to_element(beta).click().perform()
+    wait_until(driver, lambda d: click_point(d, "#overview-sitemap", "beta-f1"), "a click on beta-f1")
     dash_duo.wait_for_text_to_equal("#overview-focus", "Sensors of Beta resin plant")
-    wait_until(
-        driver,
-        lambda d: "beta-" in d.find_element("css selector", "#overview-sensor").text,
-        "a beta-f1 sensor in the picker",
-    )
-    wait_until(
-        driver,
-        lambda d: "no data for beta" in d.find_element("css selector", "#overview-trend").text,
-        "the no-data message of a silent sensor",
-    )
+    wait_until(driver, lambda d: "beta-" in text(d, "#overview-sensor"), "a beta-f1 sensor in the picker")
+    wait_until(driver, lambda d: "no data for beta" in text(d, "#overview-trend"), "the no-data message")
+    picked = text(driver, "#overview-sensor")
+    assert dash_duo.get_logs() == []
 
+    # A reload keeps the selection and the range (the page first comes with the default
+    # sensor filled in; what the browser stored is put back on top of it).
+    driver.refresh()
+    dash_duo.wait_for_text_to_equal("#overview-focus", "Sensors of Beta resin plant")
+    wait_until(driver, lambda d: text(d, "#overview-sensor") == picked, "the picked sensor after a reload")
+    wait_until(driver, lambda d: "no data for beta" in text(d, "#overview-trend"), "its trend after a reload")
+    assert driver.find_element("css selector", "#overview-range input[value='1h']").is_selected()
     assert dash_duo.get_logs() == []
 
 
@@ -171,14 +166,6 @@ def _pick_sensor(dash_duo, label: str, search: str) -> None:  # type: ignore[no-
     ):  # re-picking the current value keeps it open
         dash_duo.find_element(".dash-dropdown-search").send_keys(Keys.ESCAPE)
     dash_duo.wait_for_no_elements(".dash-dropdown-options")
-
-
-def _is_at(driver, point, asset_id: str) -> bool:  # type: ignore[no-untyped-def]
-    """Whether a rendered marker is the one of ``asset_id`` (Plotly keeps the datum on the node)."""
-    return (
-        driver.execute_script("const d = arguments[0].__data__; return d && d.data;", point)
-        == asset_id
-    )
 
 
 def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -216,12 +203,7 @@ def test_demo_complex_overview_screenshot(dash_duo, tmp_path: Path) -> None:  # 
     assert shown["color"].count(green) == 11
     assert shown["color"].count(FRESHNESS_COLOURS[Freshness.LATE]) == 3
     # Click the first factory: its sensors fill the picker, the trend shows its power.
-    first = next(
-        p
-        for p in dash_duo.find_elements("#overview-sitemap .points path.point")
-        if _is_at(driver, p, factories[0])
-    )
-    ActionChains(driver).move_to_element(first).click().perform()
+    wait_until(driver, lambda d: click_point(d, "#overview-sitemap", factories[0]), "a click on a factory")
     dash_duo.wait_for_text_to_equal(
         "#overview-focus", f"Sensors of {demo.factories[factories[0]].name}"
     )

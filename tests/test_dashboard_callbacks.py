@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import plotly.io.json
 import pytest
 
+from dashboards.app import create_app
+from dashboards.auth.session import LOCAL_USER
 from dashboards.context import DashboardContext
 from dashboards.data import HistorianSource
 from dashboards.freshness import Freshness
 from dashboards.pages.overview import ids
-from dashboards.pages.overview.callbacks import refresh_map, refresh_trend, select
+from dashboards.pages.overview.callbacks import (
+    initial_selection,
+    refresh_map,
+    refresh_trend,
+    restores_nothing,
+    select,
+)
+from dashboards.pages.overview.layout import layout
 from dashboards.sitemap import FACTORY_TRACE, FRESHNESS_COLOURS, HAZARD_TRACE, LOGISTICS_TRACE, TRUCK_TRACE
-from dashboards.trend import MAX_POINTS
+from dashboards.trend import DEFAULT_RANGE, MAX_POINTS
+from tests.dash_json import callback_body, column, find_props
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -256,3 +268,99 @@ def test_forged_store_content_is_cleaned(history: str) -> None:
         _ctx(history), None, None, None, {"sensor": "../../etc", "asset": {"x": 1}}
     )
     assert sel["asset"] is None and sel["sensor"] in TINY.sensors and value == sel["sensor"]
+
+
+# ---- first view ------------------------------------------------------------------------
+
+
+def _tree(component: object) -> object:
+    """A layout as the browser receives it (JSON, typed arrays as base64)."""
+    return json.loads(plotly.io.json.to_json_plotly(component))
+
+
+def _props(tree: object, component_id: str) -> dict:
+    props = find_props(tree, "id", component_id)
+    assert props is not None, component_id
+    return props
+
+
+def _trace(fig: dict, name: str) -> dict:
+    return next(t for t in fig["data"] if t.get("name") == name)
+
+
+def test_first_view_comes_filled_for_the_default_selection(history: str) -> None:
+    """A first load needs no callback: the layout holds the map, tiles and trend as they are now."""
+    ctx = _ctx(history)
+    tree = _tree(layout(ctx, LOCAL_USER))
+    sel = initial_selection(ctx)
+    assert sel == {"sensor": "alpha-smt-power", "asset": None}
+    assert _props(tree, ids.SELECTION)["data"] == sel
+    assert _props(tree, ids.SENSOR)["value"] == "alpha-smt-power"
+    # The picker starts with the selected sensor alone; its full list follows (test below).
+    assert [o["value"] for o in _props(tree, ids.SENSOR)["options"]] == ["alpha-smt-power"]
+    assert _props(tree, ids.PICKER_FILL)["max_intervals"] == 1
+    assert _props(tree, ids.FOCUS)["children"] == "All sensors"
+    # The map is coloured by freshness, as the refresh colours it.
+    factories = _trace(_props(tree, ids.SITEMAP)["figure"], FACTORY_TRACE)
+    colours = dict(zip(column(factories["customdata"]), column(factories["marker"]["color"]), strict=True))
+    assert colours == {
+        "alpha-f1": FRESHNESS_COLOURS[Freshness.FRESH],
+        "beta-f1": FRESHNESS_COLOURS[Freshness.NO_DATA],
+    }
+    assert "fresh: 1" in str(_props(tree, ids.MAP_LEGEND)["children"])
+    assert "loading" not in str(_props(tree, ids.TILES)["children"])
+    # The trend is the default sensor's over the default range, with its status line.
+    mean = column(_trace(_props(tree, ids.TREND)["figure"], "mean")["y"])
+    assert len(mean) > 0 and mean == list(_named(refresh_trend(ctx, sel, DEFAULT_RANGE)[0], "mean").y)
+    status = _props(tree, ids.TREND_STATUS)["children"]
+    assert status.startswith("last 5 kW at") and "(fresh)" in status
+
+
+def test_validation_layout_reads_nothing(tmp_path: Path) -> None:
+    """Without a user (Dash's own checks at start-up) the layout has placeholders only: the
+    historian is not asked (a missing one would make the trend say "historian unavailable")."""
+    ctx = DashboardContext(TINY, HistorianSource("sqlite://" + str(tmp_path / "missing.db")), clock=lambda: NOW)
+    tree = _tree(layout(ctx, None))
+    assert "loading" in str(_props(tree, ids.TREND)["figure"]["layout"]["annotations"])
+    assert not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("stored", "range_key", "nothing"),
+    [
+        ({"sensor": "alpha-smt-power", "asset": None}, DEFAULT_RANGE, True),
+        ({"sensor": "alpha-smt-power", "asset": None}, "24h", False),  # a range restored by persistence
+        ({"sensor": "beta-reactor-temp", "asset": "beta-f1"}, DEFAULT_RANGE, False),  # a stored selection
+        ({"sensor": "alpha-smt-power", "asset": "alpha-f1"}, DEFAULT_RANGE, False),
+        (None, DEFAULT_RANGE, False),
+        ({"sensor": ["x"], "asset": 3}, DEFAULT_RANGE, False),  # forged: cleaned and applied, never trusted
+        ({"sensor": "alpha-smt-power", "asset": None}, None, False),
+    ],
+)
+def test_first_load_calls_back_only_to_restore_something(
+    history: str, stored: object, range_key: object, nothing: bool
+) -> None:
+    assert restores_nothing(_ctx(history), stored, range_key) is nothing
+
+
+def test_picker_list_follows_the_first_load_for_the_stored_focus(history: str) -> None:
+    """The one-shot fill sends every sensor, or the focused asset's; a forged store gets all."""
+    app = create_app(TINY, history, clock=lambda: NOW)
+    client = app.server.test_client()
+    dep = next(d for d in client.get("/_dash-dependencies").json if d["inputs"][0]["id"] == ids.PICKER_FILL)
+
+    def fill(stored: object) -> set[object]:
+        r = client.post("/_dash-update-component", json=callback_body(dep, {ids.PICKER_FILL: 1, ids.SELECTION: stored}))
+        assert r.status_code == 200
+        (out,) = r.json["response"].values()
+        return _values(out["options"])
+
+    assert fill({"sensor": "alpha-smt-power", "asset": None}) == set(TINY.sensors)
+    assert fill({"sensor": "beta-reactor-temp", "asset": "beta-f1"}) == {
+        "beta-f1-gas",
+        "beta-reactor-power",
+        "beta-reactor-temp",
+        "beta-reactor-press",
+    }
+    assert fill({"sensor": "x", "asset": "../../etc"}) == set(TINY.sensors)
+    assert fill("not a selection") == set(TINY.sensors)

@@ -9,10 +9,9 @@ from pathlib import Path
 import orjson
 import paho.mqtt.publish as publish
 import pytest
-from selenium.webdriver.common.action_chains import ActionChains
 
 from dashboards.app import create_app
-from tests.browser import text, wait_until
+from tests.browser import click_point, text, wait_until
 from twin.alarms.commands import open_topic
 from twin.alarms.records import Alarm, AlarmState
 from twin.codec import Reading
@@ -30,17 +29,6 @@ pytestmark = [
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "img" / "dashboard-factory.png"
 WAIT_S = 30  # upper bound for a condition to become true, not a timing assertion
 FACTORY = "hanbit-f1"
-
-
-def _click_factory(driver) -> bool:  # type: ignore[no-untyped-def]
-    """Click FACTORY's marker on the overview map (a real pointer click, which Plotly needs)."""
-    point = next(
-        p
-        for p in driver.find_elements("css selector", "#overview-sitemap .points path.point")
-        if driver.execute_script("const d = arguments[0].__data__; return d && d.data;", p) == FACTORY
-    )
-    ActionChains(driver).move_to_element(point).click().perform()
-    return True
 
 
 def _traces(driver, graph_id: str):  # type: ignore[no-untyped-def]
@@ -140,7 +128,7 @@ def _drill_down(dash_duo, app, demo) -> None:  # type: ignore[no-untyped-def]
     dash_duo.wait_for_contains_text("#overview-map-legend", "zones with active alarms: A, C", timeout=WAIT_S)
 
     # Click the factory on the map, then its link: the factory view opens.
-    wait_until(driver, _click_factory, "a click on the factory")  # retried if the map redraws under it
+    wait_until(driver, lambda d: click_point(d, "#overview-sitemap", FACTORY), "a click on the factory")
     dash_duo.wait_for_contains_text("#overview-factory-link", "Hanbit SMT plant 1", timeout=WAIT_S)
     dash_duo.find_element("#overview-factory-link a").click()
     wait_until(driver, lambda d: d.current_url.endswith(f"/factory?id={FACTORY}"), "the factory URL")

@@ -27,11 +27,27 @@ from dashboards.pages.overview.live import LiveRead, read_live
 from dashboards.pages.overview.tiles import tile_components
 from dashboards.pickers import sensor_options
 from dashboards.site import AssetKind
-from dashboards.sitemap import FRESHNESS_COLOURS, hazard_marks, site_map_figure, truck_marks, zone_alarms
-from dashboards.trend import RANGES, axis_title, empty_figure, trend_figure, window_ms
+from dashboards.sitemap import (
+    FRESHNESS_COLOURS,
+    hazard_marks,
+    sensor_alarms,
+    site_map_figure,
+    truck_marks,
+    zone_alarms,
+)
+from dashboards.trend import DEFAULT_RANGE, RANGES, axis_title, empty_figure, trend_figure, window_ms
 from twin.errors import HistorianError
 
-__all__ = ["Selection", "register", "select", "refresh_map", "refresh_tiles", "refresh_trend", "factory_link"]
+__all__ = [
+    "Selection",
+    "register",
+    "select",
+    "initial_selection",
+    "refresh_map",
+    "refresh_tiles",
+    "refresh_trend",
+    "factory_link",
+]
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +132,20 @@ def select(
     return sel, options, sel["sensor"]
 
 
+def initial_selection(ctx: DashboardContext) -> Selection:
+    """What the page shows before the browser says anything: the default sensor, all sensors."""
+    return select(ctx, None, None, None, None)[0]
+
+
 def focus_text(ctx: DashboardContext, sel: Selection) -> str:
     asset = ctx.site.asset(sel.get("asset"))
     return f"Sensors of {asset.name}" if asset is not None else "All sensors"
+
+
+def restores_nothing(ctx: DashboardContext, stored: object, range_key: object) -> bool:
+    """Whether a first load shows what the layout came with: the browser restored no other
+    selection (session storage) and no other range (Dash's persistence)."""
+    return clean_selection(ctx, stored) == initial_selection(ctx) and range_key == DEFAULT_RANGE
 
 
 # ---- site map ----------------------------------------------------------------------
@@ -144,7 +171,7 @@ def refresh_map(
         fresh,
         selected=sel["asset"],
         alarmed=alarmed,
-        hazards=hazard_marks(ctx.complex, latest, now),
+        hazards=hazard_marks(ctx.complex, latest, now, sensor_alarms(live.alarms or [])),
         trucks=truck_marks(ctx.complex, latest, now),
     )
     counts = {state: 0 for state in Freshness}
@@ -278,28 +305,43 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Input(ids.SHOW_ALL, "n_clicks"),
         Input(ids.SENSOR, "value"),
         State(ids.SELECTION, "data"),
+        State(ids.RANGE, "value"),
     )
-    def _select(click_data: object, _clicks: object, picked: object, stored: object):  # type: ignore[no-untyped-def]
+    def _select(click_data: object, _clicks: object, picked: object, stored: object, range_key: object):  # type: ignore[no-untyped-def]
         triggered = dash_ctx.triggered_id
-        # The picker lists every sensor on page load (the layout) and then the focused asset's.
-        shown = clean_selection(ctx, stored)["asset"] if triggered is not None else None
+        if triggered is None and restores_nothing(ctx, stored, range_key):
+            return (no_update,) * 5  # the layout already shows this: the first load needs no call
+        shown = clean_selection(ctx, stored)["asset"]  # whose sensors the picker lists now
         sel, options, value = select(ctx, triggered, click_data, picked, stored)
         # Unchanged options are not sent again: the browser re-indexes a few hundred options
-        # for search on every update (~130 ms of a page load, docs/benchmarks.md).
+        # for search on every update (docs/benchmarks.md). On a first load that restores a
+        # selection the list is sent: the layout's picker holds the default sensor only.
         return (
             sel,
-            no_update if sel["asset"] == shown else options,
+            no_update if triggered is not None and sel["asset"] == shown else options,
             value,
             focus_text(ctx, sel),
             factory_link(ctx, sel, app.get_relative_path),
         )
 
     @app.callback(
+        Output(ids.SENSOR, "options", allow_duplicate=True),
+        Input(ids.PICKER_FILL, "n_intervals"),
+        State(ids.SELECTION, "data"),
+        prevent_initial_call=True,
+    )
+    def _fill_picker(_fill: object, stored: object):  # type: ignore[no-untyped-def]
+        return sensor_options(ctx.site, clean_selection(ctx, stored)["asset"])
+
+    # Neither runs on a first load (the layout comes filled in): the interval, a new
+    # selection or a range (picked, or restored by the selection callback) runs them.
+    @app.callback(
         Output(ids.SITEMAP, "figure"),
         Output(ids.MAP_LEGEND, "children"),
         Output(ids.TILES, "children"),
         Input(ids.TICK, "n_intervals"),
         Input(ids.SELECTION, "data"),
+        prevent_initial_call=True,
     )
     def _map(_tick: object, stored: object):  # type: ignore[no-untyped-def]
         live = read_live(ctx)  # one read per refresh: the map and the tiles show the same moment
@@ -312,6 +354,7 @@ def register(app: Dash, ctx: DashboardContext) -> None:
         Input(ids.TICK, "n_intervals"),
         Input(ids.SELECTION, "data"),
         Input(ids.RANGE, "value"),
+        prevent_initial_call=True,
     )
     def _trend(_tick: object, stored: object, range_key: object):  # type: ignore[no-untyped-def]
         return refresh_trend(ctx, stored, range_key)

@@ -8,6 +8,8 @@ TICK = "overview-tick"
 SITEMAP = "overview-sitemap"
 MAP_LEGEND = "overview-map-legend"
 SENSOR = "overview-sensor"
+#: dcc.Interval firing once, shortly after the first load: fills the picker's full list.
+PICKER_FILL = "overview-picker-fill"
 SHOW_ALL = "overview-show-all"
 FOCUS = "overview-focus"
 RANGE = "overview-range"
