@@ -360,8 +360,9 @@ READY_JS = {
     "operations": "return plotted('#overview-sitemap') && plotted('#overview-trend') ? 'ready' : null;",
     # the open-alarm table (rows or "No open alarms.") from the live twin
     "alarms": "return filled('#alarms-table') ? 'ready' : null;",
-    # the tenant's OEE breakdown graph from the KPI history
-    "tenant": "return plotted('#tenant-oee') ? 'ready' : null;",
+    # the tenant's three graphs: OEE breakdown and energy from the KPI history, downtime Pareto
+    "tenant": "return plotted('#tenant-oee') && plotted('#tenant-energy') && plotted('#tenant-pareto')"
+    " ? 'ready' : null;",
     # the scenario picker and the chosen scenario's description (the lab runs nothing on load)
     # the baseline page (see BaselinePage)
     "baseline": "return plotted('#baseline-graph') ? 'ready' : null;",

@@ -43,6 +43,7 @@ __all__ = [
     "register",
     "select",
     "initial_selection",
+    "restores_nothing",
     "refresh_map",
     "refresh_tiles",
     "refresh_trend",
