@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from twin.historian import Window
 from twin.model import MachineState
 
@@ -61,13 +63,33 @@ def add_window(out: dict[int, float], w: Window, every_ms: int, period_ms: float
 
 
 def state_durations(windows: Iterable[Window], every_ms: int, period_ms: Mapping[str, float]) -> dict[int, float]:
-    """Milliseconds per state code over all ``windows`` (of sensors listed in ``period_ms``)."""
-    out: dict[int, float] = {}
-    for w in windows:
-        period = period_ms.get(w.sensor_id)
-        if period is not None:
-            add_window(out, w, every_ms, period)
-    return out
+    """Milliseconds per state code over all ``windows`` (of sensors listed in ``period_ms``).
+
+    :func:`add_window` for every window at once, in numpy: a 24 h Pareto of a few factories
+    holds ~10,000 windows, 50 ms in a Python loop and ~5 ms here (the tenant portal computes
+    it on every first load and every Pareto refresh). Tested against :func:`add_window`.
+    """
+    ws = [w for w in windows if w.sensor_id in period_ms]
+    n = len(ws)
+    if n == 0:
+        return {}
+    count = np.fromiter((w.count for w in ws), float, n)
+    mean = np.fromiter((w.mean for w in ws), float, n)
+    lo = np.round(np.fromiter((w.min for w in ws), float, n))
+    hi = np.round(np.fromiter((w.max for w in ws), float, n))
+    period = np.fromiter((period_ms[w.sensor_id] for w in ws), float, n)
+    ok = (count > 0) & np.isfinite(mean) & np.isfinite(lo) & np.isfinite(hi)  # empty or NaN: nothing
+    covered = np.minimum(float(every_ms), count * period)
+    one = lo == hi
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_hi = np.where(one, 1.0, np.clip((mean - lo) / np.where(one, 1.0, hi - lo), 0.0, 1.0))
+    two = ok & ~one
+    codes = np.concatenate([hi[ok], lo[two]])
+    ms = np.concatenate([(covered * share_hi)[ok], (covered * (1.0 - share_hi))[two]])
+    if codes.size == 0:
+        return {}
+    states, at = np.unique(codes, return_inverse=True)
+    return {int(c): float(t) for c, t in zip(states, np.bincount(at, weights=ms), strict=True)}
 
 
 def pareto_rows(durations_ms: Mapping[int, float]) -> list[ParetoRow]:

@@ -8,6 +8,7 @@ through the same aggregated windows the page uses.
 from __future__ import annotations
 
 import json
+import random
 import re
 from pathlib import Path
 
@@ -63,6 +64,27 @@ def test_windows_split_into_states() -> None:
     assert out == {}
     ws = [Window("a", 0, SETUP, SETUP, SETUP, SETUP, 12), Window("other", 0, DOWN, DOWN, DOWN, DOWN, 12)]
     assert state_durations(ws, 60_000, {"a": 5_000}) == {SETUP: 60_000}  # unlisted sensors ignored
+
+
+def test_state_durations_equal_add_window_for_every_window() -> None:
+    """The vectorised sum is :func:`add_window` applied to each window: one state, two, three,
+    gaps, empty and NaN windows, unlisted sensors, every period."""
+    rnd = random.Random(7)
+    periods = {"a": 5_000.0, "b": 1_000.0, "c": 60_000.0}
+    windows = []
+    for i in range(3_000):
+        lo, hi = sorted(rnd.choice([0, 1, 2, 3, 4]) for _ in range(2))
+        mean = rnd.uniform(lo, hi) if rnd.random() < 0.9 else float("nan")
+        count = rnd.choice([0, 1, 2, 6, 12, 30, 60])
+        sensor = rnd.choice(["a", "b", "c", "unlisted"])
+        windows.append(Window(sensor, i * 30_000, mean, float(lo), float(hi), float(hi), count))
+    expected: dict[int, float] = {}
+    for w in windows:
+        if w.sensor_id in periods:
+            add_window(expected, w, 30_000, periods[w.sensor_id])
+    got = state_durations(windows, 30_000, periods)
+    assert set(got) == set(expected) and got == pytest.approx(expected)
+    assert state_durations([], 30_000, periods) == {} and state_durations(windows, 30_000, {}) == {}
 
 
 # ---- against a real historian -------------------------------------------------------------------
