@@ -16,15 +16,16 @@ import contextlib
 import logging
 import math
 import multiprocessing
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from simulations.errors import ExecutorError, SimulationError
+from simulations.errors import ExecutorError
 from simulations.kpis import kpi_unit
 from simulations.model import build_model
+from simulations.replications import Progress, against_baseline, json_number, run_tasks
 from simulations.scenario import Scenario
-from simulations.stats import Comparison, Summary, compare_paired, summarize
+from simulations.stats import Comparison, Summary, summarize
 
 __all__ = [
     "RunSpec",
@@ -163,9 +164,7 @@ class ExperimentResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every KPI with mean, CI and unit per scenario, and the comparisons."""
 
-        def num(x: float) -> float | None:
-            return None if x is None or math.isnan(x) or math.isinf(x) else x
-
+        num = json_number
         def summ(name: str, s: Summary) -> dict[str, Any]:
             return {
                 "mean": num(s.mean),
@@ -212,7 +211,6 @@ class ExperimentResult:
         }
 
 
-Progress = Callable[[int, int], None]
 
 
 def run_experiment(
@@ -230,27 +228,7 @@ def run_experiment(
     if not scenarios:
         raise ValueError("need at least the baseline scenario")
     tasks = [ReplicationTask(si, sc, r, run) for si, sc in enumerate(scenarios) for r in range(run.replications)]
-    total = len(tasks)
-    results: dict[tuple[int, int], ReplicationResult] = {}
-    if executor is None:
-        for i, t in enumerate(tasks, 1):
-            results[(t.scenario_index, t.replication)] = run_replication(t)
-            if progress:
-                progress(i, total)
-    else:
-        try:
-            futures = {executor.submit(run_replication, t): t for t in tasks}
-            for i, fut in enumerate(cf.as_completed(futures), 1):
-                t = futures[fut]
-                results[(t.scenario_index, t.replication)] = fut.result()
-                if progress:
-                    progress(i, total)
-        except SimulationError:
-            raise
-        except cf.process.BrokenProcessPool as exc:
-            raise ExecutorError(f"a worker process died: {exc}") from exc
-        except (OSError, TimeoutError) as exc:
-            raise ExecutorError(f"the executor failed: {exc}") from exc
+    results = run_tasks(run_replication, tasks, lambda t: (t.scenario_index, t.replication), executor, progress)
     return _assemble(scenarios, run, results)
 
 
@@ -278,11 +256,7 @@ def _assemble(
                 sum(rr.events for rr in reps),
             )
         )
-    base = out[0]
-    comparisons = {
-        s.name: {k: compare_paired(base.values[k], v) for k, v in s.values.items() if k in base.values} for s in out[1:]
-    }
-    return ExperimentResult(run, out, comparisons)
+    return ExperimentResult(run, out, against_baseline([(s.name, s.values) for s in out]))
 
 
 def worker_context() -> multiprocessing.context.BaseContext:

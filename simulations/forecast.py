@@ -19,15 +19,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from simulations.errors import ExecutorError, SimulationError
 from simulations.model import build_model
+from simulations.replications import Progress, against_baseline, json_number, run_tasks
 from simulations.settings import ModelSettings
 from simulations.state import ComplexState, MachineSnapshot
-from simulations.stats import Comparison, Summary, compare_paired, summarize
+from simulations.stats import Comparison, Summary, summarize
 from twin.model import Complex, MachineState
 
 __all__ = [
@@ -262,9 +262,7 @@ class ForecastResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: every output with mean and 95% CI per variant, and the paired differences."""
 
-        def num(x: float) -> float | None:
-            return None if x is None or math.isnan(x) or math.isinf(x) else x
-
+        num = json_number
         return {
             "meta": self.meta,
             "start_s": self.start_s,
@@ -306,7 +304,6 @@ class ForecastResult:
         }
 
 
-Progress = Callable[[int, int], None]
 
 
 def forecast(
@@ -350,27 +347,7 @@ def forecast(
         for v, st in enumerate(states)
         for r in range(replications)
     ]
-    results: dict[tuple[int, int], dict[str, float]] = {}
-    total = len(tasks)
-    if executor is None:
-        for i, t in enumerate(tasks, 1):
-            results[(t.variant, t.replication)] = run_forecast_replication(t)
-            if progress:
-                progress(i, total)
-    else:
-        try:
-            futures = {executor.submit(run_forecast_replication, t): t for t in tasks}
-            for i, fut in enumerate(cf.as_completed(futures), 1):
-                t = futures[fut]
-                results[(t.variant, t.replication)] = fut.result()
-                if progress:
-                    progress(i, total)
-        except SimulationError:
-            raise
-        except cf.process.BrokenProcessPool as exc:
-            raise ExecutorError(f"a worker process died: {exc}") from exc
-        except (OSError, TimeoutError) as exc:
-            raise ExecutorError(f"the executor failed: {exc}") from exc
+    results = run_tasks(run_forecast_replication, tasks, lambda t: (t.variant, t.replication), executor, progress)
     scenarios = []
     for v, name in enumerate(names):
         reps = [results[(v, r)] for r in range(replications)]
@@ -380,16 +357,8 @@ def forecast(
         scenarios.append(
             ScenarioForecast(name, desc, values, {k: summarize(x) for k, x in values.items()})
         )
-    base = scenarios[0]
-    comparisons = {
-        s.name: {
-            k: compare_paired(base.values[k], x) for k, x in s.values.items() if k in base.values
-        }
-        for s in scenarios[1:]
-    }
-    return ForecastResult(
-        state.time_s, float(horizon_s), replications, seed, scenarios, comparisons
-    )
+    comparisons = against_baseline([(s.name, s.values) for s in scenarios])
+    return ForecastResult(state.time_s, float(horizon_s), replications, seed, scenarios, comparisons)
 
 
 def _describe(w: WhatIf) -> str:
