@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuild dashboards/vendor/plotly-twin.min.js: plotly.js with only the trace types the
-# dashboards draw (index.js). Needs node >= 18 and npm; installs into a temporary
+# dashboards draw (index.js). Needs node >= 20 and npm; installs into a temporary
 # directory (about 450 MB), never into the repository. See README.md.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
