@@ -86,10 +86,8 @@ def hazard_marks(
     detectors with an active alarm of their own, ringed and named in the hover text."""
     alarms = alarms or {}
     marks = []
-    for sid, info in c.sensors.items():
-        s = info.sensor
-        if not info.hazard or not isinstance(s, HazardSensor):
-            continue
+    for sid, s in _detectors(c):
+        info = c.sensors[sid]
         r = latest.get(sid)
         state = sensor_freshness(s, r, now_ms)
         alarm = alarms.get(sid)
@@ -102,17 +100,24 @@ def hazard_marks(
     return marks
 
 
+def _detectors(c: Complex) -> list[tuple[str, HazardSensor]]:
+    """Every hazard detector of the complex: ``(sensor id, sensor)``."""
+    return [
+        (sid, info.sensor)
+        for sid, info in c.sensors.items()
+        if info.hazard and isinstance(info.sensor, HazardSensor)
+    ]
+
+
+#: The truck sensors :func:`truck_marks` reads.
+_TRUCK_KINDS = ("position_x", "position_y", "speed")
+
+
 def mark_sensor_ids(c: Complex) -> list[str]:
     """The sensors :func:`hazard_marks` and :func:`truck_marks` read: every hazard detector,
     and each truck's position and speed."""
-    hazards = [sid for sid, info in c.sensors.items() if info.hazard and isinstance(info.sensor, HazardSensor)]
-    trucks = [
-        s.id
-        for truck in (c.logistics.trucks if c.logistics is not None else ())
-        for s in truck.sensors
-        if s.kind in ("position_x", "position_y", "speed")
-    ]
-    return hazards + trucks
+    trucks = c.logistics.trucks if c.logistics is not None else ()
+    return [sid for sid, _ in _detectors(c)] + [s.id for t in trucks for s in t.sensors if s.kind in _TRUCK_KINDS]
 
 
 def truck_marks(c: Complex, latest: Mapping[str, Reading], now_ms: int) -> list[MapMark]:

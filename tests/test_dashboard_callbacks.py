@@ -294,6 +294,7 @@ def test_first_view_comes_filled_for_the_default_selection(history: str) -> None
     tree = _tree(layout(ctx, LOCAL_USER))
     sel = initial_selection(ctx)
     assert sel == {"sensor": "alpha-smt-power", "asset": None}
+    assert sel == select(ctx, None, None, None, None)[0]  # what the selection callback makes of nothing
     assert _props(tree, ids.SELECTION)["data"] == sel
     assert _props(tree, ids.SENSOR)["value"] == "alpha-smt-power"
     # The picker starts with the selected sensor alone; its full list follows (test below).

@@ -134,8 +134,9 @@ def select(
 
 
 def initial_selection(ctx: DashboardContext) -> Selection:
-    """What the page shows before the browser says anything: the default sensor, all sensors."""
-    return select(ctx, None, None, None, None)[0]
+    """What the page shows before the browser says anything (what :func:`select` makes of no
+    input): the default sensor, all sensors."""
+    return {"sensor": ctx.site.default_sensor(), "asset": None}
 
 
 def focus_text(ctx: DashboardContext, sel: Selection) -> str:
