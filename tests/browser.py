@@ -53,3 +53,18 @@ def texts(driver: Any, css: str) -> list[str]:
     return driver.execute_script(
         "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent);", css
     ) or []
+
+
+def grown_margins(driver: Any, graph_css: str) -> dict[str, list[float]]:
+    """Sides where Plotly drew the graph at ``graph_css`` with a wider margin than its figure
+    asks for, as ``side: [asked, drawn]``. Plotly's ``automargin`` grows a margin too small for
+    the labels or legend only after drawing the figure, and then draws it all again; ``{}``
+    means the figure was drawn once. None while the graph is not drawn yet."""
+    return driver.execute_script(
+        """const gd = document.querySelector(arguments[0] + ' .js-plotly-plot');
+        if (!gd || !gd._fullLayout || !gd._fullLayout._size) return null;
+        const asked = gd._fullLayout.margin, drawn = gd._fullLayout._size, out = {};
+        for (const s of ['l', 'r', 't', 'b']) if (drawn[s] > asked[s]) out[s] = [asked[s], drawn[s]];
+        return out;""",
+        graph_css,
+    )

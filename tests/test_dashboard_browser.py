@@ -12,7 +12,7 @@ from dashboards.app import create_app
 from dashboards.freshness import Freshness
 from dashboards.site import SiteIndex
 from dashboards.sitemap import FRESHNESS_COLOURS
-from tests.browser import click_point, text, texts, wait_until
+from tests.browser import click_point, grown_margins, text, texts, wait_until
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -120,6 +120,7 @@ def test_overview_shows_every_factory_and_a_live_trend(dash_duo, tmp_path: Path)
     assert max(mean["y"]) <= 8.5 and min(mean["y"]) >= 3.9  # the stored sine, not anything else
     dash_duo.wait_for_text_to_equal("#overview-trend .ytitle", "power [kW]")
     dash_duo.wait_for_contains_text("#overview-trend-status", "(fresh)")
+    assert grown_margins(driver, "#overview-trend") == {}  # drawn once: its margins hold the labels
 
     # A wider range is aggregated server-side: fewer, fuller points.
     dash_duo.find_element("#overview-range input[value='1h']").click()

@@ -10,7 +10,7 @@ import pytest
 from dashboards.app import create_app
 from dashboards.auth.session import AuthConfig
 from dashboards.auth.users import User, add_user, load_users
-from tests.browser import text, wait_until
+from tests.browser import grown_margins, text, wait_until
 from twin.codec import Reading
 from twin.config import load_complex
 from twin.historian import open_historian
@@ -137,6 +137,10 @@ def test_operator_sees_every_tenant_in_the_portal(dash_thread_server, dash_br, l
     )
     driver.find_element("css selector", "#tenant-range input[value='7d']").click()
     wait_until(driver, lambda d: "Beta resin plant · oee" in (_trace_names(d, "tenant-oee") or []), "the 7-day OEE")
+    # The figures' margins hold their labels and legends: Plotly draws each graph once.
+    for graph in ("#tenant-oee", "#tenant-pareto", "#tenant-energy"):
+        wait_until(driver, lambda d: grown_margins(d, graph) is not None, graph)
+        assert grown_margins(driver, graph) == {}, graph
     assert dash_br.get_logs() == []
     assert driver.save_screenshot(str(IMG / "dashboard-tenant.png"))
     assert (IMG / "dashboard-tenant.png").stat().st_size > 10_000

@@ -81,7 +81,8 @@ def pareto_figure(rows: Sequence[ParetoRow]) -> go.Figure:
         line={"color": "#1f2d3d"},
     )
     layout = {
-        "margin": {"l": 50, "r": 50, "t": 10, "b": 40},
+        # room for both axis titles and the legend below, so Plotly draws it once (kpis._MARGIN)
+        "margin": {"l": 60, "r": 70, "t": 15, "b": 95},
         "yaxis": {"title": "hours lost"},
         "yaxis2": {
             "title": "cumulative %",

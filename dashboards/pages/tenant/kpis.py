@@ -90,12 +90,19 @@ def _columns(points: Sequence[tuple[int, float]], ctx: DashboardContext) -> tupl
     return local_ms(cols[:, 0], ctx.tz), cols[:, 1]
 
 
-def _layout(y_axis: dict[str, object], **extra: object) -> dict[str, object]:
+#: Margins room enough for the axis titles, ticks and a legend below (up to 8 entries on a
+#: screen 1400 px wide or more), so that Plotly draws the figure once. A margin too small is
+#: grown by the template's ``automargin``, but only after a first draw, by drawing it all again.
+_MARGIN = {"l": 70, "r": 10, "t": 10, "b": 150}
+_LEGEND_BELOW = {"orientation": "h", "y": -0.2}
+
+
+def _layout(y_axis: dict[str, object], margin: dict[str, int]) -> dict[str, object]:
     return dict(
-        margin={"l": 50, "r": 10, "t": 10, "b": 40},
+        margin=margin,
         xaxis={"type": "date"},  # x holds epoch ms shifted to the site's wall clock
         yaxis=y_axis,
-        **extra,
+        legend=_LEGEND_BELOW,
     )
 
 
@@ -120,9 +127,7 @@ def oee_figure(ctx: DashboardContext, names: Mapping[str, str], data: Series) ->
     # Built in one go: add_trace/update_layout re-walk the figure on every call.
     return go.Figure(
         data=traces,
-        layout=_layout(
-            {"title": "ratio", "range": [0, 1.05], "tickformat": ".0%"}, legend={"orientation": "h", "y": -0.2}
-        ),
+        layout=_layout({"title": "ratio", "range": [0, 1.05], "tickformat": ".0%"}, _MARGIN),
     )
 
 
@@ -133,7 +138,7 @@ def energy_figure(ctx: DashboardContext, names: Mapping[str, str], data: Series)
     for fid, name in names.items():
         x, y = _columns(data.get((fid, ENERGY_KPI), []), ctx)
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines"))
-    return go.Figure(data=traces, layout=_layout({"title": "kWh per good unit"}))
+    return go.Figure(data=traces, layout=_layout({"title": "kWh per good unit"}, {**_MARGIN, "b": 100}))
 
 
 def csv_text(ctx: DashboardContext, names: Mapping[str, str], data: Series) -> str:
