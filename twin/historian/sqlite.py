@@ -612,14 +612,12 @@ class SqliteHistorian(RollupHistorian):
                 continue
             table = _ROLLUP_TABLE[level_ms]
             if every_ms == level_ms:
-                out[sid] = [
-                    Partial(*row)
-                    for row in self._fetch(
-                        f"SELECT start, n, total, lo, hi, last, last_ts FROM {table}"
-                        " WHERE sensor = ? AND start >= ? AND start < ? ORDER BY start",
-                        (sid, since_ms, until_ms),
-                    )
-                ]
+                rows = self._fetch(
+                    f"SELECT start, n, total, lo, hi, last, last_ts FROM {table}"
+                    " WHERE sensor = ? AND start >= ? AND start < ? ORDER BY start",
+                    (sid, since_ms, until_ms),
+                )
+                out[sid] = list(map(Partial._make, rows))
                 continue
             args = (every_ms, sid, since_ms, until_ms)
             w = _W.format(col="start")
