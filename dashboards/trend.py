@@ -235,9 +235,10 @@ def trend_figure(
         yaxis.update(tickvals=[s.code for s in MachineState], ticktext=[s.value for s in MachineState])
     layout = dict(
         title=dict(text=title, font=dict(size=14), x=0.01) if title else None,
-        # b: the date ticks take two lines and the axis title one. A margin too small is grown
-        # by the template's automargin only after a first draw, by drawing it all again.
-        margin=dict(l=60, r=16, t=40 if title else 16, b=70),
+        # b: the date ticks take two lines and the axis title one; r: half a tick label, for a
+        # tick at the right edge. A margin too small is grown by the template's automargin
+        # only after a first draw, by drawing it all again.
+        margin=dict(l=60, r=36, t=40 if title else 16, b=70),
         plot_bgcolor="#ffffff",
         paper_bgcolor="#ffffff",
         hovermode="x unified",

@@ -90,3 +90,19 @@ def test_factory_rejects_what_it_cannot_serve() -> None:
         create_app(TINY, URL, pages=(_extra_page(), _extra_page()))
     with pytest.raises(ValueError, match='must start with "/"'):
         Page("lab", "Lab", _extra_page().layout, _extra_page().register_callbacks)
+
+
+def test_validation_layout_names_every_callback_id_and_carries_no_figures() -> None:
+    """Dash sends the validation layout in every page's HTML; it needs the ids, not the
+    placeholder figures (each with plotly's whole default template)."""
+    app = create_app(TINY, URL)
+    ids = _ids(app.validation_layout)
+    deps = app.server.test_client().get("/_dash-dependencies").json
+    inputs = {item["id"] for d in deps for item in (*d["inputs"], *d["state"])}
+    outputs = {part.lstrip(".").split(".")[0] for d in deps for part in d["output"].split("..")}
+    named = {i for i in inputs | outputs if isinstance(i, str) and i and not i.startswith("{")}  # no patterns
+    assert len(named) > 50 and named <= ids
+    graphs = [c for c in app.validation_layout._traverse() if type(c).__name__ == "Graph"]
+    assert len(graphs) >= 8 and not any(hasattr(g, "figure") for g in graphs)
+    html_page = app.server.test_client().get("/").data
+    assert b'"figure"' not in html_page and b"overview-trend" in html_page

@@ -90,10 +90,11 @@ def _columns(points: Sequence[tuple[int, float]], ctx: DashboardContext) -> tupl
     return local_ms(cols[:, 0], ctx.tz), cols[:, 1]
 
 
-#: Margins room enough for the axis titles, ticks and a legend below (up to 8 entries on a
-#: screen 1400 px wide or more), so that Plotly draws the figure once. A margin too small is
-#: grown by the template's ``automargin``, but only after a first draw, by drawing it all again.
-_MARGIN = {"l": 70, "r": 10, "t": 10, "b": 150}
+#: Margins with room for the axis titles, the ticks (half a label past the right edge) and a
+#: legend below (up to 8 entries on a screen 1400 px wide or more), so that Plotly draws the
+#: figure once. A margin too small is grown by the template's ``automargin``, but only after
+#: a first draw, by drawing it all again.
+_MARGIN = {"l": 70, "r": 36, "t": 10, "b": 150}
 _LEGEND_BELOW = {"orientation": "h", "y": -0.2}
 
 
