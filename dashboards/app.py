@@ -96,7 +96,7 @@ def structure_only(layout: Component) -> Component:
 
     Dash puts the validation layout into every page's HTML, and the browser walks all of it
     at start-up. With the placeholder figures (each carrying plotly's 7 kB default template)
-    it was 118 kB of the 120 kB page; without them it is ~30 kB.
+    the page's HTML was 115 kB, 90 kB of it those figures; without them it is 32 kB.
     """
     for component in layout._traverse():
         if isinstance(component, dcc.Graph) and hasattr(component, "figure"):

@@ -55,7 +55,7 @@ def texts(driver: Any, css: str) -> list[str]:
     ) or []
 
 
-def grown_margins(driver: Any, graph_css: str) -> dict[str, list[float]]:
+def grown_margins(driver: Any, graph_css: str) -> dict[str, list[float]] | None:
     """Sides where Plotly drew the graph at ``graph_css`` with a wider margin than its figure
     asks for, as ``side: [asked, drawn]``. Plotly's ``automargin`` grows a margin too small for
     the labels or legend only after drawing the figure, and then draws it all again; ``{}``
