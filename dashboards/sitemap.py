@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 
 from dashboards.freshness import AssetFreshness, Freshness, sensor_freshness
 from dashboards.site import Asset, AssetKind, SiteIndex
+from dashboards.theme import TEMPLATE
 from twin.codec import Reading
 from twin.model import Complex, HazardSensor
 
@@ -246,7 +247,7 @@ def site_map_figure(
     c = site.complex
     freshness = freshness or {}
     alarmed = alarmed or {}
-    fig = go.Figure()
+    fig = go.Figure(layout={"template": TEMPLATE})
 
     shapes, annotations = [], []
     for i, z in enumerate(c.zones):

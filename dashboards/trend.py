@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 import plotly.graph_objects as go
 
+from dashboards.theme import TEMPLATE
 from twin.historian import Window
 from twin.model import MachineState, Sensor
 
@@ -254,12 +255,12 @@ def trend_figure(
         uirevision=f"{sensor.id}:{until_ms - since_ms}",
     )
     # Built in one go: add_trace/update_layout re-walk the figure on every call.
-    return go.Figure(data=traces, layout=layout)
+    return go.Figure(data=traces, layout={**layout, "template": TEMPLATE})
 
 
 def empty_figure(message: str, y_title: str = "") -> go.Figure:
     """A figure with no data and a message in the middle (never an error page)."""
-    fig = go.Figure()
+    fig = go.Figure(layout={"template": TEMPLATE})
     fig.update_layout(
         margin=dict(l=60, r=16, t=16, b=48),
         plot_bgcolor="#ffffff",

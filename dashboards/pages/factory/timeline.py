@@ -17,6 +17,7 @@ from datetime import UTC, datetime, tzinfo
 
 import plotly.graph_objects as go
 
+from dashboards.theme import TEMPLATE
 from dashboards.trend import MAX_POINTS, empty_figure, window_ms
 from twin.historian import Window
 from twin.model import MachineState
@@ -174,5 +175,6 @@ def timeline_figure(
         ),
         yaxis=dict(categoryorder="array", categoryarray=labels[::-1], autorange=True),
         uirevision=f"timeline:{until_ms - since_ms}",
+        template=TEMPLATE,
     )
     return go.Figure(data=traces, layout=layout, _validate=False)

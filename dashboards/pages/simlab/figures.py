@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from dash import html
 from plotly.subplots import make_subplots
 
+from dashboards.theme import TEMPLATE
 from dashboards.trend import empty_figure
 
 __all__ = [
@@ -86,7 +87,14 @@ def kpi_figure(result: Mapping[str, Any], kpis: Sequence[str] = CHART_KPIS) -> g
     rows = max(1, math.ceil(len(kpis) / cols))
     units = {k: next((s.get(k, {}).get("unit") for _, s in scenarios if s.get(k)), None) for k in kpis}
     titles = [f"{k} [{units[k]}]" if units[k] and units[k] != "1" else k for k in kpis]
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.08, vertical_spacing=0.2)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=titles,
+        horizontal_spacing=0.08,
+        vertical_spacing=0.2,
+        figure=go.Figure(layout={"template": TEMPLATE}),
+    )
     for si, (name, values) in enumerate(scenarios):
         colour = _COLOURS[si % len(_COLOURS)]
         for ki, kpi in enumerate(kpis):
@@ -197,7 +205,7 @@ def forecast_figure(result: Mapping[str, Any]) -> go.Figure:
         return empty_figure("no forecast to show")
     keys = _forecast_keys(result)
     labels = [k.removesuffix(".good_units").removeprefix("factory.") for k in keys]
-    fig = go.Figure()
+    fig = go.Figure(layout={"template": TEMPLATE})
     for vi, (name, outputs) in enumerate(variants):
         means = [_num((outputs.get(k) or {}).get("mean")) for k in keys]
         hws = [_num((outputs.get(k) or {}).get("half_width")) or 0 for k in keys]

@@ -16,6 +16,7 @@ from dashboards.auth.users import User
 from dashboards.context import DashboardContext
 from dashboards.pages.tenant.kpis import RANGES, tenant_factories
 from dashboards.pareto import ParetoRow, pareto_rows, state_durations
+from dashboards.theme import TEMPLATE
 from dashboards.trend import empty_figure, window_ms
 from twin.errors import HistorianError
 from twin.model import Complex
@@ -95,6 +96,7 @@ def pareto_figure(rows: Sequence[ParetoRow]) -> go.Figure:
             "showgrid": False,
         },
         "legend": {"orientation": "h", "y": -0.2},
+        "template": TEMPLATE,
     }
     return go.Figure(data=[bars, line], layout=layout)
 

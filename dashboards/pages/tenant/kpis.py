@@ -15,6 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from dashboards.context import DashboardContext
+from dashboards.theme import TEMPLATE
 from dashboards.trend import empty_figure, local_ms, window_ms
 from twin.model import Complex
 
@@ -104,6 +105,7 @@ def _layout(y_axis: dict[str, object], margin: dict[str, int]) -> dict[str, obje
         xaxis={"type": "date"},  # x holds epoch ms shifted to the site's wall clock
         yaxis=y_axis,
         legend=_LEGEND_BELOW,
+        template=TEMPLATE,
     )
 
 
