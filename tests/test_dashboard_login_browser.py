@@ -139,7 +139,7 @@ def test_operator_sees_every_tenant_in_the_portal(dash_thread_server, dash_br, l
     wait_until(driver, lambda d: "Beta resin plant · oee" in (_trace_names(d, "tenant-oee") or []), "the 7-day OEE")
     # The figures' margins hold their labels and legends: Plotly draws each graph once.
     for graph in ("#tenant-oee", "#tenant-pareto", "#tenant-energy"):
-        wait_until(driver, lambda d: grown_margins(d, graph) is not None, graph)
+        wait_until(driver, lambda d, g=graph: grown_margins(d, g) is not None, graph)
         assert grown_margins(driver, graph) == {}, graph
     assert dash_br.get_logs() == []
     assert driver.save_screenshot(str(IMG / "dashboard-tenant.png"))
