@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import threading
 import time
@@ -13,13 +12,14 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 
+from tests.procs import TwinChild
 from twin.codec import Reading, encode_batch, topic_for
 from twin.model import Complex
 from twin.mqtt import connect, make_client, wait_connected
 from twin.urls import parse_broker_url
 
 
-class LiveProc:
+class LiveProc(TwinChild):
     """`python -m twin live` with its own data dir, historian and log file."""
 
     def __init__(
@@ -33,7 +33,7 @@ class LiveProc:
         self.workdir = workdir
         self.historian_url = f"sqlite:///{workdir / 'historian.db'}"
         self.data_dir = workdir / "live-data"
-        self.args = [
+        cmd = [
             sys.executable,
             "-m",
             "twin",
@@ -56,38 +56,11 @@ class LiveProc:
             "info",
             *extra,
         ]
-        self.log_path = workdir / f"{client_id}.log"
-        self.proc: subprocess.Popen | None = None
+        super().__init__(cmd, workdir / f"{client_id}.log", "live")
 
     def start(self) -> LiveProc:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.args, stdout=log, stderr=log)
+        self.spawn()
         return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
 
 
 class Watcher:

@@ -18,8 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,6 +26,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.servers import free_port
+from tests.procs import TwinChild, health
 from twin.mqtt import connect, make_client, unique_client_id, wait_connected
 from twin.urls import parse_broker_url
 
@@ -172,66 +171,23 @@ class Peer:
         self._stderr.close()
 
 
-class TwinProc:
+class TwinProc(TwinChild):
     """``twin <args>`` as a process with /health, waiting until it is connected."""
 
     def __init__(self, args: list[str], workdir: Path, name: str, health: bool = True):
-        self.http_port = free_port() if health else None
-        extra = ["--http-port", str(self.http_port)] if health else []
-        self.cmd = [sys.executable, "-m", "twin", *args, *extra]
-        self.log_path = workdir / f"{name}.log"
-        self.proc: subprocess.Popen | None = None
+        port = free_port() if health else None
+        extra = ["--http-port", str(port)] if health else []
+        cmd = [sys.executable, "-m", "twin", *args, *extra]
+        super().__init__(cmd, workdir / f"{name}.log", " ".join(args[:2]), port)
 
     def start(self, wait: bool = True) -> TwinProc:
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.cmd, stdout=log, stderr=log)
+        self.spawn()
         if wait and self.http_port is not None:
             self.wait_connected()
         return self
 
     def health(self) -> dict[str, Any]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/health", timeout=2) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            return json.loads(e.read())
-
-    def wait_connected(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.proc is not None
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.cmd[3:5]} exited {self.proc.returncode}:\n{self.log()}")
-            try:
-                if self.health().get("broker_down_s") == 0:
-                    time.sleep(0.5)  # the subscription follows the connection
-                    return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.cmd[3:5]} did not connect:\n{self.log()}")
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> int:
-        assert self.proc is not None
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        return self.proc.returncode
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-6000:]
-        except OSError:
-            return ""
+        return health(self.http_port)[1]
 
 
 class Watcher:
