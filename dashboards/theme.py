@@ -8,7 +8,7 @@ and plotly.py copied and walked all of it each time.
 
 :data:`TEMPLATE` keeps the parts of that template that 2-D scatter, WebGL scatter and bar
 charts use, with the same values, so the figures look the same (``tests/test_dashboard_theme.py``
-checks every value against plotly's), at about a tenth of the size. A figure uses it with
+checks every value against plotly's), at a sixth of the size (1.2 of 7 kB). A figure uses it with
 ``layout={"template": TEMPLATE, ...}``. Adding a trace type to a page (and to the plotly.js
 bundle, dashboards/plotly-bundle/README.md) means adding it to :data:`TRACE_TYPES`.
 """
