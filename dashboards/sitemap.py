@@ -158,6 +158,15 @@ ALARM_ZONE_COLOURS: dict[str, str] = {
 _SEVERITY_RANK = {s: i for i, s in enumerate(ALARM_ZONE_COLOURS)}
 
 
+def _active_rank(a: object) -> int | None:
+    """The severity rank (0 worst) of an active alarm (``active_unack``/``active_ack``; an
+    unknown severity ranks least); None for anything else: a cleared alarm waiting for its
+    acknowledgement no longer marks a place as dangerous, and malformed entries are ignored."""
+    if not isinstance(a, dict) or a.get("state") not in ("active_unack", "active_ack"):
+        return None
+    return _SEVERITY_RANK.get(a.get("severity"), len(_SEVERITY_RANK) - 1)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True, slots=True)
 class ZoneAlarm:
     """What is going on in one zone: its active alarms, the worst severity, disaster types."""
@@ -187,12 +196,10 @@ def zone_alarms(alarms: Iterable[Any], zone_ids: Iterable[str] | None = None) ->
     known = set(zone_ids) if zone_ids is not None else None
     found: dict[str, tuple[int, int, list[str]]] = {}  # zone -> (worst rank, count, disasters)
     for a in alarms:
-        if not isinstance(a, dict) or a.get("state") not in ("active_unack", "active_ack"):
+        rank = _active_rank(a)
+        zones = a.get("zones") if rank is not None else None
+        if rank is None or not isinstance(zones, list | tuple):
             continue
-        zones = a.get("zones")
-        if not isinstance(zones, list | tuple):
-            continue
-        rank = _SEVERITY_RANK.get(a.get("severity"), len(_SEVERITY_RANK) - 1)  # type: ignore[arg-type]
         disaster = a.get("type") if a.get("disaster") is True and isinstance(a.get("type"), str) else None
         for z in zones:
             if not isinstance(z, str) or (known is not None and z not in known):
@@ -214,13 +221,10 @@ def sensor_alarms(alarms: Iterable[Any]) -> dict[str, str]:
     (:func:`zone_alarms`); malformed entries are ignored."""
     worst: dict[str, int] = {}
     for a in alarms:
-        if not isinstance(a, dict) or a.get("state") not in ("active_unack", "active_ack"):
+        rank = _active_rank(a)
+        if rank is None or a.get("source_kind") != "sensor" or not isinstance(a.get("source"), str):
             continue
-        source = a.get("source")
-        if a.get("source_kind") != "sensor" or not isinstance(source, str):
-            continue
-        rank = _SEVERITY_RANK.get(a.get("severity"), len(_SEVERITY_RANK) - 1)  # type: ignore[arg-type]
-        worst[source] = min(worst.get(source, rank), rank)
+        worst[a["source"]] = min(worst.get(a["source"], rank), rank)
     names = list(ALARM_ZONE_COLOURS)
     return {sid: names[rank] for sid, rank in worst.items()}
 
